@@ -1,0 +1,3 @@
+"""Sources and sinks: one module per external system."""
+
+__all__: list[str] = []
