@@ -1,0 +1,262 @@
+"""CTC prefix beam search in the log domain, streamable, with word-level LM fusion.
+
+The carried state is the beam set itself (:class:`BeamState`), so decoding chunk by
+chunk is frame-for-frame the same computation as decoding the whole sequence.
+When a word is completed (a space is appended, or the stream finishes) the fused
+score gains ``alpha * ln P_lm(word | previous words) + beta``; with a
+:class:`~rnnstream.asr.lm.Lexicon`, prefixes that cannot become a lexicon word are
+pruned as soon as they appear.
+
+>>> import numpy as np
+>>> from rnnstream.asr.ctc import Vocab
+>>> v = Vocab()
+>>> post = np.full((6, len(v)), 1e-4); post[[0, 2, 4], 0] = 1.0   # blanks
+>>> post[1, v.encode("h")[0]] = 1.0; post[3, v.encode("i")[0]] = 1.0; post[5, 0] = 1.0
+>>> dec = BeamSearchDecoder(v, beam_size=4)
+>>> s = dec.step(dec.initial_state(), np.log(post[:3])); s = dec.step(s, np.log(post[3:]))
+>>> dec.result(s).text
+'hi'
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from rnnstream.asr.ctc import DEFAULT_VOCAB, Hypothesis, Vocab, log_softmax, words_from_tokens
+from rnnstream.asr.lm import EOS, Lexicon, NgramLM
+from rnnstream.errors import RnnstreamError
+
+__all__ = ["Beam", "BeamState", "BeamSearchDecoder", "BeamStream"]
+
+_NEG_INF = float("-inf")
+
+
+def _lse(a: float, b: float) -> float:
+    if a == _NEG_INF:
+        return b
+    if b == _NEG_INF:
+        return a
+    hi, lo = (a, b) if a > b else (b, a)
+    return hi + math.log1p(math.exp(lo - hi))
+
+
+@dataclass(frozen=True)
+class Beam:
+    """One prefix: CTC log-probs ending in blank / non-blank, and its fusion fields.
+
+    ``lm`` is the fused score of the words completed so far, ``context`` the LM
+    history, ``word`` the unfinished last word, ``frames`` the frame of each label.
+    """
+
+    p_b: float
+    p_nb: float
+    lm: float = 0.0
+    context: tuple[str, ...] = ()
+    word: str = ""
+    frames: tuple[int, ...] = ()
+
+    @property
+    def acoustic(self) -> float:
+        return _lse(self.p_b, self.p_nb)
+
+
+@dataclass(frozen=True)
+class BeamState:
+    """Everything carried between chunks: the surviving beams and the frame counter."""
+
+    beams: tuple[tuple[tuple[int, ...], Beam], ...]
+    frame: int = 0
+
+
+class BeamSearchDecoder:
+    """Prefix beam search; ``step`` and ``result`` are pure functions of the state.
+
+    ``token_threshold`` skips labels whose frame log-prob is more than that many nats
+    below the frame's best (``top_k`` caps them too); both only trade accuracy for
+    speed and are deterministic, so streaming equality is unaffected.
+    """
+
+    def __init__(
+        self,
+        vocab: Vocab = DEFAULT_VOCAB,
+        beam_size: int = 8,
+        *,
+        lm: NgramLM | None = None,
+        lexicon: Lexicon | None = None,
+        alpha: float = 0.5,
+        beta: float = 1.0,
+        token_threshold: float = 12.0,
+        top_k: int | None = None,
+        frame_shift: float = 0.04,
+        eos: bool = True,
+    ) -> None:
+        if beam_size < 1:
+            raise RnnstreamError(f"beam_size must be >= 1, got {beam_size}")
+        if token_threshold <= 0:
+            raise RnnstreamError(f"token_threshold must be > 0 nats, got {token_threshold}")
+        if top_k is not None and top_k < 1:
+            raise RnnstreamError(f"top_k must be >= 1, got {top_k}")
+        if frame_shift <= 0:
+            raise RnnstreamError(f"frame_shift must be > 0 seconds, got {frame_shift}")
+        self.vocab = vocab
+        self.beam_size = beam_size
+        self.lm = lm
+        self.lexicon = lexicon
+        self.alpha = alpha
+        self.beta = beta
+        self.token_threshold = token_threshold
+        self.top_k = top_k
+        self.frame_shift = frame_shift
+        self.eos = eos
+        self._chars = vocab.symbols
+
+    def initial_state(self) -> BeamState:
+        return BeamState(beams=(((), Beam(p_b=0.0, p_nb=_NEG_INF)),), frame=0)
+
+    def stream(self) -> "BeamStream":
+        return BeamStream(self)
+
+    def _word_score(self, word: str, context: tuple[str, ...]) -> float:
+        if self.lm is None:
+            return 0.0
+        return self.alpha * self.lm.logprob(word, context) + self.beta
+
+    def _extend(self, parent: Beam, token: int, frame: int) -> Beam | None:
+        """Fusion fields of ``parent`` + ``token``; None if the lexicon forbids it."""
+        frames = parent.frames + (frame,)
+        if token == self.vocab.space:
+            if not parent.word:
+                return Beam(_NEG_INF, _NEG_INF, parent.lm, parent.context, "", frames)
+            if self.lexicon is not None and parent.word not in self.lexicon:
+                return None
+            lm = parent.lm + self._word_score(parent.word, parent.context)
+            ctx = self.lm.next_context(parent.context, parent.word) if self.lm else ()
+            return Beam(_NEG_INF, _NEG_INF, lm, ctx, "", frames)
+        word = parent.word + self._chars[token]
+        if self.lexicon is not None and not self.lexicon.is_prefix(word):
+            return None
+        return Beam(_NEG_INF, _NEG_INF, parent.lm, parent.context, word, frames)
+
+    def step(self, state: BeamState, scores: np.ndarray) -> BeamState:
+        """Advance by ``[t, V]`` frames of logits or log-probs; returns a new state."""
+        s = np.asarray(scores)
+        if s.ndim != 2 or s.shape[1] != len(self.vocab):
+            raise RnnstreamError(f"expected [t, {len(self.vocab)}] scores, got shape {s.shape}")
+        if s.shape[0] == 0:
+            return state
+        lp = log_softmax(s, axis=1)
+        order = np.argsort(-lp, axis=1, kind="stable")
+        blank = self.vocab.blank
+        beams = dict(state.beams)
+        for t in range(lp.shape[0]):
+            row = lp[t]
+            frame = state.frame + t
+            best = row[order[t, 0]]
+            cands = [int(c) for c in order[t] if c != blank and row[c] >= best - self.token_threshold]
+            if self.top_k is not None:
+                cands = cands[: self.top_k]
+            beams = self._advance(beams, row.tolist(), cands, frame, blank)
+        return BeamState(beams=tuple(beams.items()), frame=state.frame + lp.shape[0])
+
+    def _advance(
+        self, beams: dict[tuple[int, ...], Beam], row: list[float], cands: list[int], frame: int, blank: int
+    ) -> dict[tuple[int, ...], Beam]:
+        # Accumulate into mutable [p_b, p_nb] cells, then freeze into Beams.
+        acc: dict[tuple[int, ...], list[float]] = {}
+        meta: dict[tuple[int, ...], Beam] = {}
+
+        def add(key: tuple[int, ...], src: Beam | None, pb: float, pnb: float) -> None:
+            cell = acc.get(key)
+            if cell is None:
+                if src is None:
+                    return
+                acc[key] = [pb, pnb]
+                meta[key] = src
+            else:
+                cell[0] = _lse(cell[0], pb)
+                cell[1] = _lse(cell[1], pnb)
+
+        for prefix, b in beams.items():
+            total = b.acoustic
+            add(prefix, b, total + row[blank], _NEG_INF)
+            last = prefix[-1] if prefix else None
+            if last is not None and b.p_nb > _NEG_INF:
+                add(prefix, b, _NEG_INF, b.p_nb + row[last])
+            for c in cands:
+                key = prefix + (c,)
+                if c == last:
+                    pnb = b.p_b + row[c]
+                    if pnb == _NEG_INF:
+                        continue
+                else:
+                    pnb = total + row[c]
+                src = meta.get(key) or beams.get(key)
+                if src is None:
+                    src = self._extend(b, c, frame)
+                    if src is None:
+                        continue
+                add(key, src, _NEG_INF, pnb)
+        ranked = sorted(
+            ((_lse(pb, pnb) + meta[k].lm, k) for k, (pb, pnb) in acc.items()),
+            key=lambda item: (-item[0], item[1]),
+        )
+        keep = [k for _, k in ranked[: self.beam_size]]
+        return {k: replace(meta[k], p_b=acc[k][0], p_nb=acc[k][1]) for k in keep}
+
+    def _final_score(self, b: Beam) -> float:
+        score = b.acoustic + b.lm
+        ctx = b.context
+        if b.word:
+            if self.lexicon is not None and b.word not in self.lexicon:
+                return _NEG_INF
+            score += self._word_score(b.word, ctx)
+            if self.lm is not None:
+                ctx = self.lm.next_context(ctx, b.word)
+        if self.lm is not None and self.eos:
+            score += self.alpha * self.lm.logprob(EOS, ctx)
+        return score
+
+    def nbest(self, state: BeamState, final: bool = True) -> list[Hypothesis]:
+        """Hypotheses best first.  ``final`` scores the unfinished last word and the
+        end of sentence; it never modifies ``state``."""
+        scored = []
+        for prefix, b in state.beams:
+            sc = self._final_score(b) if final else b.acoustic + b.lm
+            scored.append((sc, prefix, b))
+        if final and all(sc == _NEG_INF for sc, _, _ in scored):
+            # The lexicon rejected every unfinished word: fall back to raw scores.
+            scored = [(b.acoustic + b.lm, p, b) for _, p, b in scored]
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        out = []
+        for sc, prefix, b in scored:
+            toks = np.asarray(prefix, dtype=np.int64)
+            frs = np.asarray(b.frames, dtype=np.int64)
+            words = words_from_tokens(toks, frs, self.vocab, self.frame_shift)
+            out.append(Hypothesis(" ".join(w.word for w in words), words, toks, frs, float(sc)))
+        return out
+
+    def result(self, state: BeamState, final: bool = True) -> Hypothesis:
+        return self.nbest(state, final)[0]
+
+
+class BeamStream:
+    """Stateful convenience wrapper: ``push`` chunks, ``partial`` peeks, ``finish`` ends."""
+
+    def __init__(self, decoder: BeamSearchDecoder) -> None:
+        self.decoder = decoder
+        self.state = decoder.initial_state()
+
+    def push(self, scores: np.ndarray) -> None:
+        self.state = self.decoder.step(self.state, scores)
+
+    def partial(self) -> Hypothesis:
+        """Best hypothesis so far; the carried state is left exactly as it was."""
+        return self.decoder.result(self.state, final=True)
+
+    def finish(self) -> Hypothesis:
+        hyp = self.decoder.result(self.state, final=True)
+        self.state = self.decoder.initial_state()
+        return hyp

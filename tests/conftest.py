@@ -1,0 +1,40 @@
+"""Shared fixtures: small exported models, built with the real trainer-side export path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", max_examples=25, deadline=None, derandomize=True, print_blob=True)
+settings.register_profile("dev", max_examples=15, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+CELLS = [(c, n) for c in ("rnn", "lstm", "gru") for n in (1, 2)]
+
+
+@pytest.fixture(scope="session")
+def model_factory(tmp_path_factory):
+    """Build (torch net, onnx path) for a cell/layers combination, cached per session."""
+    torch = pytest.importorskip("torch", reason="the export tests need the train extra (torch)")
+    from rnnstream.models.export import export_model
+    from rnnstream.models.network import RNNConfig, StreamingRNN
+
+    cache: dict[tuple, tuple] = {}
+    root = tmp_path_factory.mktemp("models")
+
+    def make(cell="gru", layers=1, input_size=3, hidden=8, output_size=2, seed=0, task="generic", features=None):
+        key = (cell, layers, input_size, hidden, output_size, seed, task, repr(features))
+        if key not in cache:
+            torch.manual_seed(seed)
+            cfg = RNNConfig(cell=cell, input_size=input_size, hidden_size=hidden, num_layers=layers,
+                            output_size=output_size)
+            net = StreamingRNN(cfg).eval()
+            path = Path(root) / f"{cell}{layers}_{input_size}_{hidden}_{output_size}_{seed}_{task}_{len(cache)}.onnx"
+            export_model(net, path, name=f"test-{cell}{layers}", task=task, features=features)
+            cache[key] = (net, path)
+        return cache[key]
+
+    return make
