@@ -30,14 +30,17 @@ __all__ = ["Scheduler", "plan_rounds"]
 def plan_rounds(key_ids: np.ndarray) -> list[np.ndarray]:
     """Row indices per round; within a round keys are distinct and rows keep arrival order."""
     n = key_ids.shape[0]
-    if n == 0:
-        return []
+    if n <= 1:
+        return [np.arange(n)] if n else []
     order = np.argsort(key_ids, kind="stable")
     sorted_ids = key_ids[order]
-    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+    boundary = np.empty(n, dtype=bool)
+    boundary[0] = True
+    np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=boundary[1:])
+    starts = np.flatnonzero(boundary)
     if starts.size == n:  # every key once: the common case, one round
         return [np.arange(n)]
-    rank_sorted = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    rank_sorted = np.arange(n) - np.repeat(starts, np.diff(np.append(starts, n)))
     rank = np.empty(n, dtype=np.int64)
     rank[order] = rank_sorted
     by_rank = np.argsort(rank, kind="stable")
@@ -72,14 +75,19 @@ class Scheduler:
         Returns (outputs aligned with the input rows, mask of rows that produced output).
         """
         n = key_ids.shape[0]
-        kind = np.zeros(n, np.int8) if kind is None else kind
-        emitted = kind == DATA
+        has_control = kind is not None and bool(kind.any())
+        emitted = kind == DATA if has_control else np.ones(n, dtype=bool)
         outputs: dict[str, np.ndarray] = {}
         for rows in plan_rounds(key_ids):
             for start in range(0, rows.size, self.max_batch):
-                chunk = rows[start : start + self.max_batch]
+                chunk = rows[start : start + self.max_batch] if rows.size > self.max_batch else rows
+                if not has_control:
+                    self._step(chunk, key_ids, ts, values, outputs, n)
+                    continue
                 k = kind[chunk]
-                data = chunk if not k.any() else chunk[k == DATA]
+                data = chunk[k == DATA]
+                # Keys in a round are distinct, so applying resets before and ends after the
+                # round's data steps keeps every key's own order.
                 if (k == RESET).any():
                     self.store.reset(key_ids[chunk[k == RESET]])
                 if data.size:

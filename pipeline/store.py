@@ -112,11 +112,17 @@ class StateStore:
 
     # -- slots ------------------------------------------------------------------------------
     def slots_for(self, key_ids: np.ndarray, ts: np.ndarray | None = None) -> np.ndarray:
-        """Slots for ``key_ids``, allocating (and initialising) slots for unseen keys."""
+        """Slots for ``key_ids``, allocating (and initialising) slots for unseen keys.
+
+        With ``ts``, ``key_ids`` must be distinct (as in one scheduler round).
+        """
         key_ids = np.asarray(key_ids, dtype=np.int64)
         if key_ids.size == 0:
             return np.empty(0, dtype=np.int64)
-        self._ensure_ids(int(key_ids.max()))
+        if key_ids.size == 1:
+            self._ensure_ids(int(key_ids[0]))
+        else:
+            self._ensure_ids(int(key_ids.max()))
         slots = self._id_to_slot[key_ids]
         missing = slots < 0
         if missing.any():
@@ -130,7 +136,8 @@ class StateStore:
         self._tick += 1
         self._last_used[slots] = self._tick
         if ts is not None:
-            np.maximum.at(self.last_ts, slots, np.asarray(ts, dtype=np.float64))
+            # Callers pass distinct keys (one round), so a plain fancy-index max is exact.
+            self.last_ts[slots] = np.maximum(self.last_ts[slots], ts)
         return slots
 
     def lookup(self, key_ids: np.ndarray) -> np.ndarray:

@@ -126,7 +126,7 @@ class BeamSearchDecoder:
 
     def _extend(self, parent: Beam, token: int, frame: int) -> Beam | None:
         """Fusion fields of ``parent`` + ``token``; None if the lexicon forbids it."""
-        frames = parent.frames + (frame,)
+        frames = parent.frames + (frame,)  # provisional: _advance keeps the best path's
         if token == self.vocab.space:
             if not parent.word:
                 return Beam(_NEG_INF, _NEG_INF, parent.lm, parent.context, "", frames)
@@ -164,27 +164,30 @@ class BeamSearchDecoder:
     def _advance(
         self, beams: dict[tuple[int, ...], Beam], row: list[float], cands: list[int], frame: int, blank: int
     ) -> dict[tuple[int, ...], Beam]:
-        # Accumulate into mutable [p_b, p_nb] cells, then freeze into Beams.
-        acc: dict[tuple[int, ...], list[float]] = {}
+        # Mutable cells [p_b, p_nb, best single contribution, frames of that path]:
+        # a label's frame is taken from the most probable path that emitted it.
+        acc: dict[tuple[int, ...], list] = {}
         meta: dict[tuple[int, ...], Beam] = {}
 
-        def add(key: tuple[int, ...], src: Beam | None, pb: float, pnb: float) -> None:
+        def add(key: tuple[int, ...], src: Beam, pb: float, pnb: float, frames: tuple[int, ...]) -> None:
+            contrib = pb if pb > pnb else pnb
             cell = acc.get(key)
             if cell is None:
-                if src is None:
-                    return
-                acc[key] = [pb, pnb]
+                acc[key] = [pb, pnb, contrib, frames]
                 meta[key] = src
-            else:
-                cell[0] = _lse(cell[0], pb)
-                cell[1] = _lse(cell[1], pnb)
+                return
+            cell[0] = _lse(cell[0], pb)
+            cell[1] = _lse(cell[1], pnb)
+            if contrib > cell[2]:
+                cell[2] = contrib
+                cell[3] = frames
 
         for prefix, b in beams.items():
             total = b.acoustic
-            add(prefix, b, total + row[blank], _NEG_INF)
+            add(prefix, b, total + row[blank], _NEG_INF, b.frames)
             last = prefix[-1] if prefix else None
             if last is not None and b.p_nb > _NEG_INF:
-                add(prefix, b, _NEG_INF, b.p_nb + row[last])
+                add(prefix, b, _NEG_INF, b.p_nb + row[last], b.frames)
             for c in cands:
                 key = prefix + (c,)
                 if c == last:
@@ -193,18 +196,17 @@ class BeamSearchDecoder:
                         continue
                 else:
                     pnb = total + row[c]
-                src = meta.get(key) or beams.get(key)
+                # Fusion fields depend only on the prefix, so an existing entry's serve.
+                src = meta.get(key) or beams.get(key) or self._extend(b, c, frame)
                 if src is None:
-                    src = self._extend(b, c, frame)
-                    if src is None:
-                        continue
-                add(key, src, _NEG_INF, pnb)
+                    continue
+                add(key, src, _NEG_INF, pnb, b.frames + (frame,))
         ranked = sorted(
-            ((_lse(pb, pnb) + meta[k].lm, k) for k, (pb, pnb) in acc.items()),
+            ((_lse(cell[0], cell[1]) + meta[k].lm, k) for k, cell in acc.items()),
             key=lambda item: (-item[0], item[1]),
         )
         keep = [k for _, k in ranked[: self.beam_size]]
-        return {k: replace(meta[k], p_b=acc[k][0], p_nb=acc[k][1]) for k in keep}
+        return {k: replace(meta[k], p_b=acc[k][0], p_nb=acc[k][1], frames=acc[k][3]) for k in keep}
 
     def _final_score(self, b: Beam) -> float:
         score = b.acoustic + b.lm

@@ -94,7 +94,7 @@ class WordTiming:
     end: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Hypothesis:
     """A decoded transcript: text, word timings, label ids with their frames, score."""
 
@@ -103,6 +103,19 @@ class Hypothesis:
     tokens: np.ndarray
     frames: np.ndarray
     score: float = 0.0
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Hypothesis):
+            return NotImplemented
+        return (
+            self.text == other.text
+            and self.words == other.words
+            and np.array_equal(self.tokens, other.tokens)
+            and np.array_equal(self.frames, other.frames)
+            and self.score == other.score
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:

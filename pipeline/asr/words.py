@@ -26,6 +26,8 @@ __all__ = [
     "FOODS",
     "ANIMALS",
     "COLOURS",
+    "GENRES",
+    "PLURAL_NOUNS",
     "NOUNS",
     "VERBS",
     "VERB_FORMS",
@@ -54,7 +56,7 @@ us our ours ourselves they them their theirs themselves one ones be am is are wa
 has had having do does did doing done will would shall should can could may might must ought not yes
 okay please thanks thank hello hi goodbye bye sorry oh well just also too very quite rather really only
 even still already ever never always often sometimes usually here there now today tonight tomorrow
-yesterday soon later again once twice almost maybe perhaps however therefore instead else whatever
+yesterday soon later again once twice o'clock almost maybe perhaps however therefore instead else whatever
 whenever wherever whoever anyone anybody anything anywhere someone somebody something somewhere everyone
 everybody everything everywhere nobody nothing nowhere none let
 """)
@@ -74,7 +76,7 @@ thousand million billion trillion point minus half quarter dozen
 ORDINAL_WORDS = _words("""
 first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth
 fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth thirtieth fortieth fiftieth
-sixtieth seventieth eightieth ninetieth hundredth thousandth millionth
+sixtieth seventieth eightieth ninetieth hundredth thousandth millionth billionth trillionth
 """)
 
 MONTHS = _words("january february march april may june july august september october november december")
@@ -95,7 +97,7 @@ japan china india brazil england ireland scotland wales europe africa asia ameri
 
 ROOMS = _words("""
 kitchen bedroom bathroom garage garden hallway office basement attic lounge study porch cellar nursery
-library living dining
+library
 """)
 
 DEVICES = _words("""
@@ -115,6 +117,13 @@ lettuce garlic mushroom noodles steak candy snack lunch dinner breakfast meal de
 ANIMALS = _words("""
 dog dogs cat cats horse cow pig sheep goat chicken duck bird birds fish mouse rabbit fox wolf bear lion
 tiger elephant monkey snake frog bee ant spider owl eagle whale dolphin shark deer squirrel turtle
+""")
+
+GENRES = _words("jazz rock pop classical country blues folk dance soul reggae opera")
+
+PLURAL_NOUNS = _words("""
+people minutes hours days weeks months years dollars books cars apples eggs children students tickets
+bottles boxes pages miles songs messages friends houses games windows doors shoes letters questions
 """)
 
 COLOURS = _words("red blue green yellow orange purple pink brown black white grey gray silver gold")
@@ -177,7 +186,7 @@ screw saw drill ladder rope chain wheel tire tyre brake seat belt mirror window 
 software website internet network server file folder document report record list table chart graph
 image video link password user account setting settings volume channel station program episode
 series show news weather forecast headline article magazine newspaper journal diary blog comment
-reply message chat call voicemail contact number
+reply message chat call voicemail contact number timer score code pin
 """)
 
 VERBS = _words("""
@@ -226,7 +235,8 @@ visited travelled traveled drank drunk drove driven flew flown forgot forgotten 
 taught threw thrown wore worn woke woken wrote rode ridden rang rung hid hidden bit shook shaken
 stole stolen froze frozen chosen lying dying playing reading writing eating drinking sleeping
 walking talking sitting standing waiting watching listening cooking cleaning driving flying
-swimming singing dancing studying shopping raining snowing
+swimming singing dancing studying shopping raining snowing wants costs born tracking likes
+living dining needs goes makes takes
 """)
 
 ADJECTIVES = _words("""
@@ -272,7 +282,7 @@ ALL_WORDS: tuple[str, ...] = tuple(
     sorted(
         set().union(
             FUNCTION_WORDS, CONTRACTIONS, NUMBER_WORDS, ORDINAL_WORDS, MONTHS, WEEKDAYS, NAMES, PLACES,
-            ROOMS, DEVICES, FOODS, ANIMALS, COLOURS, NOUNS, VERBS, VERB_FORMS, ADJECTIVES, ADVERBS,
+            ROOMS, DEVICES, FOODS, ANIMALS, COLOURS, GENRES, PLURAL_NOUNS, NOUNS, VERBS, VERB_FORMS, ADJECTIVES, ADVERBS,
         )
     )
 )

@@ -1,0 +1,226 @@
+"""Decode raw JSON or CSV records into a columnar batch, once, at the source.
+
+Every rejected record becomes a :class:`DeadRecord` with a reason from :data:`REASONS`;
+nothing raises. A JSON record is an object with a key, an optional timestamp, and either
+one numeric field per value or one field holding a list. ``{"key": "k", "control": "end"}``
+ends a key's stream and ``"reset"`` restarts it.
+
+>>> from rnnstream.keys import KeyTable
+>>> d = RecordDecoder("src", KeyTable(), width=1)
+>>> b = d.decode_json([b'{"key": "a", "ts": 1, "value": 2.5}', b'{"key": "a", "value": "x"}'])
+>>> b.values.tolist(), [r.reason for r in b.dead]
+([[2.5]], ['non_numeric'])
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from rnnstream.keys import KeyTable
+from rnnstream.records import DATA, END, RESET, DeadRecord, RecordBatch
+
+__all__ = ["RecordDecoder", "REASONS", "parse_ts"]
+
+REASONS = (
+    "oversized",
+    "non_utf8",
+    "bad_json",
+    "not_object",
+    "missing_key",
+    "missing_value",
+    "non_numeric",
+    "non_finite",
+    "wrong_width",
+    "bad_timestamp",
+    "bad_control",
+    "bad_csv",
+)
+
+_CONTROLS = {"reset": RESET, "end": END}
+
+
+class _Reject(Exception):
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason, self.detail = reason, detail
+
+
+def parse_ts(value: Any) -> float:
+    """Seconds since the epoch from a number or an ISO-8601 string (naive means UTC).
+
+    >>> parse_ts("2014-04-01 00:00:00"), parse_ts(12.5)
+    (1396310400.0, 12.5)
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise _Reject("bad_timestamp", "timestamp is not finite")
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+        try:
+            dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise _Reject("bad_timestamp", f"cannot parse timestamp {value[:40]!r}") from None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        return dt.timestamp()
+    raise _Reject("bad_timestamp", f"timestamp has type {type(value).__name__}")
+
+
+def _number(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        raise _Reject("non_numeric", f"value has type {type(v).__name__}")
+    try:
+        return float(v)
+    except ValueError:
+        raise _Reject("non_numeric", f"value {v[:40]!r} is not a number") from None
+
+
+class RecordDecoder:
+    """Turns raw records into a :class:`RecordBatch` for one source."""
+
+    def __init__(
+        self,
+        source: str,
+        keys: KeyTable,
+        *,
+        width: int,
+        key_field: str = "key",
+        ts_field: str = "ts",
+        value_fields: list[str] | None = None,
+        max_record_bytes: int = 65536,
+    ) -> None:
+        self.source = source
+        self.keys = keys
+        self.width = width
+        self.key_field = key_field
+        self.ts_field = ts_field
+        self.value_fields = value_fields or ["value"]
+        self.max_record_bytes = max_record_bytes
+
+    # -- per record ---------------------------------------------------------------------------
+    def _values(self, obj: dict) -> list[float]:
+        fields = self.value_fields
+        if len(fields) == 1:
+            if fields[0] not in obj:
+                raise _Reject("missing_value", f"no field {fields[0]!r}")
+            v = obj[fields[0]]
+            vals = [_number(x) for x in v] if isinstance(v, list) else [_number(v)]
+        else:
+            missing = [f for f in fields if f not in obj]
+            if missing:
+                raise _Reject("missing_value", f"no field {missing[0]!r}")
+            vals = [_number(obj[f]) for f in fields]
+        if len(vals) != self.width:
+            raise _Reject("wrong_width", f"{len(vals)} values, expected {self.width}")
+        return vals
+
+    def _record(self, obj: Any, now: float) -> tuple[str, float, list[float] | None, int]:
+        if not isinstance(obj, dict):
+            raise _Reject("not_object", f"record is a JSON {type(obj).__name__}")
+        key = obj.get(self.key_field)
+        if key is None or key == "":
+            raise _Reject("missing_key", f"no field {self.key_field!r}")
+        if not isinstance(key, (str, int)) or isinstance(key, bool):
+            raise _Reject("missing_key", f"key has type {type(key).__name__}")
+        ts = parse_ts(obj[self.ts_field]) if obj.get(self.ts_field) not in (None, "") else now
+        control = obj.get("control")
+        if control is not None:
+            if control not in _CONTROLS:
+                raise _Reject("bad_control", f"unknown control {str(control)[:20]!r}")
+            return str(key), ts, None, _CONTROLS[control]
+        return str(key), ts, self._values(obj), DATA
+
+    # -- batches ------------------------------------------------------------------------------
+    def decode_json(self, raws: list[bytes], positions: list[Any] | None = None) -> RecordBatch:
+        """Decode JSON records (bytes, one record each)."""
+        return self._decode(raws, positions, self._parse_json)
+
+    def _parse_json(self, raw: bytes) -> Any:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Reject("non_utf8", "payload is not UTF-8") from None
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise _Reject("bad_json", str(exc)[:80]) from None
+
+    def csv_parser(self, header: list[str]):
+        """A parser for one CSV data line, given the file's header."""
+
+        def parse(raw: bytes) -> dict:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _Reject("non_utf8", "line is not UTF-8") from None
+            try:
+                row = next(csv.reader(io.StringIO(text)))
+            except (csv.Error, StopIteration):
+                raise _Reject("bad_csv", "unparseable CSV line") from None
+            if len(row) != len(header):
+                raise _Reject("bad_csv", f"{len(row)} columns, header has {len(header)}")
+            return dict(zip(header, row))
+
+        return parse
+
+    def decode_csv(self, raws: list[bytes], header: list[str], positions: list[Any] | None = None) -> RecordBatch:
+        return self._decode(raws, positions, self.csv_parser(header))
+
+    def _decode(self, raws: list[bytes], positions, parse) -> RecordBatch:
+        now_wall, now = time.time(), time.monotonic()
+        keys: list[str] = []
+        ts: list[float] = []
+        vals: list[list[float]] = []
+        kinds: list[int] = []
+        kept: list[int] = []
+        dead: list[DeadRecord] = []
+        zero = [0.0] * self.width
+        for i, raw in enumerate(raws):
+            try:
+                if len(raw) > self.max_record_bytes:
+                    raise _Reject("oversized", f"{len(raw)} bytes > {self.max_record_bytes}")
+                key, t, v, kind = self._record(parse(raw), now_wall)
+            except _Reject as rej:
+                dead.append(self._dead(rej.reason, rej.detail, raw, positions, i))
+                continue
+            keys.append(key)
+            ts.append(t)
+            vals.append(v if v is not None else zero)
+            kinds.append(kind)
+            kept.append(i)
+        values = np.array(vals, dtype=np.float32).reshape(len(vals), self.width)
+        # One vectorised check catches NaN/Inf, and values that overflow float32.
+        bad = ~np.isfinite(values).all(axis=1)
+        if bad.any():
+            for j in np.flatnonzero(bad).tolist():
+                dead.append(self._dead("non_finite", "value is NaN or infinite", raws[kept[j]], positions, kept[j]))
+            good = ~bad
+            keys = [k for k, g in zip(keys, good.tolist()) if g]
+            values, ts_arr, kind_arr = values[good], np.array(ts)[good], np.array(kinds, np.int8)[good]
+        else:
+            ts_arr, kind_arr = np.array(ts, dtype=np.float64), np.array(kinds, np.int8)
+        batch = RecordBatch.data(
+            self.keys.intern_many(keys) if keys else np.empty(0, np.int64),
+            ts_arr,
+            values,
+            kind=kind_arr,
+            ingest=np.full(len(keys), now),
+            source=self.source,
+        )
+        batch.dead = dead
+        return batch
+
+    def _dead(self, reason: str, detail: str, raw: bytes, positions, i: int) -> DeadRecord:
+        pos = positions[i] if positions is not None else None
+        return DeadRecord(self.source, reason, detail, bytes(raw[: self.max_record_bytes]), pos)

@@ -1,0 +1,167 @@
+"""Standard input as a source; JSON lines on standard output or in a file as sinks.
+
+Sinks write one JSON object per output row. ``JsonlSink.flush`` fsyncs, so a checkpoint
+taken after it never runs ahead of the output file.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import queue
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from rnnstream.config import StdinSourceConfig
+from rnnstream.connectors.decode import RecordDecoder
+from rnnstream.errors import ConnectorError
+from rnnstream.keys import KeyTable
+from rnnstream.records import DeadRecord, OutputBatch, RecordBatch
+
+__all__ = ["StdinSource", "StdoutSink", "JsonlSink", "JsonlDeadLetters", "dead_to_json"]
+
+
+class StdinSource:
+    """Reads lines on a thread so ``poll`` never blocks longer than its timeout."""
+
+    def __init__(self, cfg: StdinSourceConfig, keys: KeyTable, *, width: int, stream: IO[bytes] | None = None) -> None:
+        self.name = cfg.name
+        self.cfg = cfg
+        self.decoder = RecordDecoder(
+            cfg.name, keys, width=width, key_field=cfg.key_field, ts_field=cfg.ts_field,
+            value_fields=list(cfg.value_fields), max_record_bytes=cfg.max_record_bytes,
+        )
+        self._stream = stream if stream is not None else sys.stdin.buffer
+        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=cfg.batch_records * 4)
+        self._eof = False
+        self._lines = 0
+        self._header: list[str] | None = None
+        threading.Thread(target=self._pump, name="stdin-reader", daemon=True).start()
+
+    def _pump(self) -> None:
+        for line in self._stream:
+            self._q.put(line.rstrip(b"\r\n"))
+        self._q.put(None)
+
+    @property
+    def exhausted(self) -> bool:
+        return self._eof and self._q.empty()
+
+    def position(self) -> dict[str, Any]:
+        return {"lines": self._lines}
+
+    def seek(self, position: Any) -> None:
+        """Standard input cannot rewind; a restart continues with whatever comes next."""
+
+    def commit(self, position: Any) -> None:
+        """Nothing to commit."""
+
+    def poll(self, timeout_s: float) -> RecordBatch | None:
+        raws: list[bytes] = []
+        deadline = time.monotonic() + timeout_s
+        while len(raws) < self.cfg.batch_records and not self._eof:
+            try:
+                item = self._q.get(timeout=max(0.0, deadline - time.monotonic()) if not raws else 0)
+            except queue.Empty:
+                break
+            if item is None:
+                self._eof = True
+                break
+            if not item.strip():
+                continue
+            if self.cfg.format == "csv" and self._header is None:
+                self._header = item.decode("utf-8", "replace").split(",")
+                continue
+            raws.append(item)
+        if not raws:
+            return None
+        self._lines += len(raws)
+        if self.cfg.format == "csv":
+            batch = self.decoder.decode_csv(raws, self._header or [])
+        else:
+            batch = self.decoder.decode_json(raws)
+        batch.position = self.position()
+        return batch
+
+    def close(self) -> None:
+        """The reader thread is a daemon; it ends with the process."""
+
+
+class _JsonLines:
+    def __init__(self, name: str, stream: IO[str]) -> None:
+        self.name = name
+        self._out = stream
+
+    def write(self, batch: OutputBatch) -> None:
+        if len(batch):
+            self._out.write("".join(json.dumps(row, separators=(",", ":")) + "\n" for row in batch.rows()))
+
+    def flush(self) -> None:
+        self._out.flush()
+
+
+class StdoutSink(_JsonLines):
+    def __init__(self, name: str = "stdout", stream: IO[str] | None = None) -> None:
+        super().__init__(name, stream if stream is not None else sys.stdout)
+
+    def close(self) -> None:
+        self.flush()
+
+
+class JsonlSink(_JsonLines):
+    """Appends JSON lines to a file; ``flush`` makes them durable."""
+
+    def __init__(self, name: str, path: Path) -> None:
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            stream = open(path, "a", encoding="utf-8")
+        except OSError as exc:
+            raise ConnectorError(f"sink {name!r}: cannot open {path}: {exc.strerror}") from None
+        super().__init__(name, stream)
+
+    def flush(self) -> None:
+        self._out.flush()
+        os.fsync(self._out.fileno())
+
+    def close(self) -> None:
+        self.flush()
+        self._out.close()
+
+
+def dead_to_json(rec: DeadRecord) -> dict[str, Any]:
+    """A dead record as JSON: the raw payload as text when it is UTF-8, else base64."""
+    try:
+        raw: dict[str, str] = {"raw": rec.raw.decode("utf-8")}
+    except UnicodeDecodeError:
+        raw = {"raw_base64": base64.b64encode(rec.raw).decode("ascii")}
+    return {"source": rec.source, "reason": rec.reason, "detail": rec.detail, "position": rec.position, **raw}
+
+
+class JsonlDeadLetters:
+    """Dead letters as JSON lines in a file, or on stderr when ``path`` is None."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        if path is None:
+            self._out: IO[str] = sys.stderr
+            self._own = False
+        else:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._out = open(path, "a", encoding="utf-8")
+            self._own = True
+
+    def write_dead(self, records: list[DeadRecord]) -> None:
+        self._out.write("".join(json.dumps({"dead_letter": dead_to_json(r)}, default=str) + "\n" for r in records))
+
+    def flush(self) -> None:
+        self._out.flush()
+        if self._own:
+            os.fsync(self._out.fileno())
+
+    def close(self) -> None:
+        self.flush()
+        if self._own:
+            self._out.close()

@@ -1,0 +1,124 @@
+"""Turn a validated :class:`PipelineConfig` into live components.
+
+Connector modules are imported only when a config names them, so the runtime needs
+neither kafka-python nor paho-mqtt unless it uses them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib import resources
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from rnnstream.config import OperatorConfig, PipelineConfig
+from rnnstream.errors import ConfigError
+from rnnstream.keys import KeyTable
+from rnnstream.operators.anomaly import AnomalyOperator
+from rnnstream.operators.base import Operator, RnnOperator
+from rnnstream.operators.forecast import ForecastOperator
+from rnnstream.runner import OperatorSettings, Pipeline
+from rnnstream.session import load_session
+
+__all__ = ["build_pipeline", "build_operator", "resolve_model", "BUILTIN_MODELS"]
+
+BUILTIN_MODELS = ("forecast", "anomaly")
+
+
+def resolve_model(spec: str) -> Path:
+    """``builtin:NAME`` -> the shipped artefact's path; anything else is a file path."""
+    if spec.startswith("builtin:"):
+        name = spec.split(":", 1)[1]
+        if name not in BUILTIN_MODELS:
+            raise ConfigError(f"model: unknown builtin {name!r} (have {', '.join(BUILTIN_MODELS)})")
+        return Path(str(resources.files("rnnstream.models") / "artifacts" / f"{name}.onnx"))
+    return Path(spec)
+
+
+def build_operator(cfg: OperatorConfig) -> Operator:
+    session = load_session(
+        resolve_model(cfg.model),
+        provider=cfg.provider,
+        intra_op_threads=cfg.intra_op_threads,
+        inter_op_threads=cfg.inter_op_threads,
+    )
+    if cfg.type == "forecast":
+        return ForecastOperator(session, name=cfg.name)
+    if cfg.type == "anomaly":
+        return AnomalyOperator(session, name=cfg.name, threshold=cfg.threshold)
+    return RnnOperator(session, name=cfg.name)
+
+
+def _value_width(operators: list[Operator]) -> int:
+    widths = {op.value_shape[-1] for op in operators if op.value_shape}
+    if len(widths) > 1:
+        raise ConfigError(f"operators: models disagree on the value width ({sorted(widths)})")
+    return widths.pop() if widths else 1
+
+
+def _source(cfg, keys: KeyTable, width: int, registry: CollectorRegistry):
+    if cfg.type in ("csv", "jsonl"):
+        from rnnstream.connectors.files import FileSource
+
+        return FileSource(cfg, keys, width=width)
+    if cfg.type == "stdin":
+        from rnnstream.connectors.stdio import StdinSource
+
+        return StdinSource(cfg, keys, width=width)
+    module = importlib.import_module(f"rnnstream.connectors.{cfg.type}")
+    return module.make_source(cfg, keys, width=width, registry=registry)
+
+
+def _sink(cfg, registry: CollectorRegistry):
+    if cfg.type == "stdout":
+        from rnnstream.connectors.stdio import StdoutSink
+
+        return StdoutSink(cfg.name)
+    if cfg.type == "jsonl":
+        from rnnstream.connectors.stdio import JsonlSink
+
+        return JsonlSink(cfg.name, cfg.path)
+    if cfg.type == "plot":
+        from rnnstream.connectors.plot import PlotSink
+
+        return PlotSink(cfg.name, cfg.directory)
+    module = importlib.import_module(f"rnnstream.connectors.{cfg.type}")
+    return module.make_sink(cfg, registry=registry)
+
+
+def _dead_letters(cfg: PipelineConfig, registry: CollectorRegistry):
+    dl = cfg.dead_letter
+    if dl.type == "kafka":
+        from rnnstream.connectors.kafka import make_dead_letter_sink
+
+        return make_dead_letter_sink(dl, registry=registry)
+    from rnnstream.connectors.stdio import JsonlDeadLetters
+
+    if dl.type == "jsonl" and dl.path is None:
+        raise ConfigError("dead_letter.path: required when dead_letter.type is jsonl")
+    return JsonlDeadLetters(dl.path if dl.type == "jsonl" else None)
+
+
+def build_pipeline(cfg: PipelineConfig, *, registry: CollectorRegistry | None = None) -> Pipeline:
+    registry = registry if registry is not None else CollectorRegistry()
+    keys = KeyTable()
+    operators = [build_operator(o) for o in cfg.operators]
+    width = _value_width(operators) if operators else len(cfg.sources[0].value_fields)
+    sources = [_source(s, keys, width, registry) for s in cfg.sources]
+    sinks = [_sink(s, registry) for s in cfg.sinks]
+    settings = {
+        o.name: OperatorSettings(o.batching.max_batch, o.batching.max_wait_ms, o.state.max_bytes, o.state.ttl_s)
+        for o in cfg.operators
+    }
+    return Pipeline(
+        sources=sources,
+        operators=operators,
+        sinks=sinks,
+        keys=keys,
+        dead_letters=_dead_letters(cfg, registry),
+        settings=settings,
+        checkpoint_path=str(cfg.checkpoint.path) if cfg.checkpoint.path else None,
+        checkpoint_interval_s=cfg.checkpoint.interval_s,
+        registry=registry,
+    )

@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rnnstream.asr.beam import BeamSearchDecoder
+from rnnstream.asr.ctc import DEFAULT_VOCAB, GreedyDecoder
+from rnnstream.asr.lm import Lexicon, NgramLM
+from rnnstream.errors import RnnstreamError
+
+V = DEFAULT_VOCAB
+WORDS = ["the", "cat", "sat", "on", "a", "mat", "don't", "see", "all", "zoo", "jeep"]
+texts = st.lists(st.sampled_from(WORDS), min_size=1, max_size=5).map(" ".join)
+
+
+def _onehot_rows(spec: list[dict[str, float]]) -> np.ndarray:
+    """Rows of probabilities given as {symbol: p}; '_' is blank; the rest share 1e-6."""
+    out = np.full((len(spec), len(V)), 1e-6)
+    for i, row in enumerate(spec):
+        for sym, p in row.items():
+            out[i, V.blank if sym == "_" else int(V.encode(sym)[0])] = p
+    return np.log(out / out.sum(axis=1, keepdims=True))
+
+
+def _decode(dec: BeamSearchDecoder, lp: np.ndarray, cuts: list[int] | None = None):
+    state = dec.initial_state()
+    pos = 0
+    for c in cuts or []:
+        state = dec.step(state, lp[pos : pos + c])
+        pos = min(lp.shape[0], pos + c)
+    return dec.nbest(dec.step(state, lp[pos:]))
+
+
+def test_beam_finds_the_labelling_greedy_misses() -> None:
+    # Two frames of P(blank)=0.6, P(a)=0.4: the best path is blank-blank (""),
+    # but "a" sums three paths: 0.4*0.4 + 0.4*0.6 + 0.6*0.4 = 0.64 > 0.36.
+    lp = _onehot_rows([{"_": 0.6, "a": 0.4}] * 2)
+    g = GreedyDecoder(V)
+    g.push(lp)
+    assert g.finish().text == ""
+    best = _decode(BeamSearchDecoder(V, beam_size=4), lp)
+    assert best[0].text == "a"
+    assert math.isclose(best[0].score, math.log(0.64), abs_tol=1e-4)
+    assert best[1].text == "" and math.isclose(best[1].score, math.log(0.36), abs_tol=1e-4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(text=texts, seed=st.integers(0, 2**16))
+def test_beam_decodes_known_posteriors(make_posteriors, text: str, seed: int) -> None:
+    lp, _, first = make_posteriors(text, seed)
+    hyp = _decode(BeamSearchDecoder(V, beam_size=6), lp)[0]
+    assert hyp.text == text
+    assert hyp.frames.tolist() == first.tolist()
+
+
+@settings(max_examples=25, deadline=None)
+@given(text=texts, seed=st.integers(0, 2**16), cuts=st.lists(st.integers(0, 25), max_size=8))
+def test_beam_chunked_equals_whole(make_posteriors, text: str, seed: int, cuts: list[int]) -> None:
+    lp, _, _ = make_posteriors(text, seed)
+    lp = lp + np.random.default_rng(seed).normal(0, 2.5, size=lp.shape)  # make it ambiguous
+    lm = NgramLM.train(["the cat sat on a mat", "don't see all", "a jeep at the zoo"], order=2)
+    dec = BeamSearchDecoder(V, beam_size=5, lm=lm, alpha=0.7, beta=0.5)
+    whole = _decode(dec, lp)
+    chunked = _decode(dec, lp, cuts)
+    assert [h.text for h in chunked] == [h.text for h in whole]
+    assert [h.score for h in chunked] == [h.score for h in whole]
+    assert [h.frames.tolist() for h in chunked] == [h.frames.tolist() for h in whole]
+
+
+def test_partial_does_not_change_the_final_result(make_posteriors) -> None:
+    lp, _, _ = make_posteriors("the cat sat on a mat", 11)
+    lp = lp + np.random.default_rng(0).normal(0, 2.0, size=lp.shape)
+    lm = NgramLM.train(["the cat sat on the mat"], order=3)
+    dec = BeamSearchDecoder(V, beam_size=4, lm=lm, lexicon=Lexicon(WORDS))
+    plain = dec.stream()
+    peeked = dec.stream()
+    partials = []
+    for chunk in np.array_split(lp, 9):
+        plain.push(chunk)
+        peeked.push(chunk)
+        before = peeked.state
+        partials.append(peeked.partial().text)
+        assert peeked.state is before
+    final_peeked, final_plain = peeked.finish(), plain.finish()
+    assert final_peeked == final_plain
+    assert final_plain.text.startswith("the cat")
+    assert partials[-1] == final_plain.text and len(set(partials)) > 1
+
+
+def _ambiguous_cat_bat() -> np.ndarray:
+    # "the ?at": the first letter of the second word is 55 % 'b', 45 % 'c'.
+    spec: list[dict[str, float]] = []
+    for ch in "the":
+        spec += [{ch: 0.99}, {"_": 0.99}]
+    spec += [{" ": 0.99}, {"b": 0.55, "c": 0.45}, {"_": 0.99}, {"a": 0.99}, {"t": 0.99}, {"_": 0.99}]
+    return _onehot_rows(spec)
+
+
+def test_lm_flips_an_acoustically_ambiguous_word() -> None:
+    lp = _ambiguous_cat_bat()
+    assert _decode(BeamSearchDecoder(V, beam_size=8), lp)[0].text == "the bat"
+    lm = NgramLM.train(["the cat sat", "the cat ran", "a bat flew", "the cat is here"], order=2)
+    fused = _decode(BeamSearchDecoder(V, beam_size=8, lm=lm, alpha=1.0, beta=0.0), lp)
+    assert fused[0].text == "the cat"
+    # With alpha = 0 the LM has no say, whatever it was trained on.
+    flat = _decode(BeamSearchDecoder(V, beam_size=8, lm=lm, alpha=0.0, beta=0.0), lp)
+    assert flat[0].text == "the bat"
+
+
+def test_lexicon_keeps_only_real_words() -> None:
+    # Acoustics say "thw" (60 %) rather than "the" (40 %).
+    spec = [{"t": 0.99}, {"_": 0.99}, {"h": 0.99}, {"_": 0.99}, {"w": 0.6, "e": 0.4}, {"_": 0.99}]
+    lp = _onehot_rows(spec)
+    assert _decode(BeamSearchDecoder(V, beam_size=8), lp)[0].text == "thw"
+    constrained = _decode(BeamSearchDecoder(V, beam_size=8, lexicon=Lexicon(["the", "then", "cat"])), lp)
+    assert constrained[0].text == "the"
+    assert all(h.text in ("the", "") or h.score == float("-inf") for h in constrained)
+
+
+def test_word_insertion_bonus_favours_more_words() -> None:
+    # A space that is 50/50 with blank: beta decides between "ab" and "a b".
+    spec = [{"a": 0.99}, {" ": 0.45, "_": 0.55}, {"b": 0.99}, {"_": 0.99}]
+    lp = _onehot_rows(spec)
+    lm = NgramLM.train(["a b", "ab"], order=1)
+    low = _decode(BeamSearchDecoder(V, beam_size=8, lm=lm, alpha=0.0, beta=0.0), lp)[0].text
+    high = _decode(BeamSearchDecoder(V, beam_size=8, lm=lm, alpha=0.0, beta=2.0), lp)[0].text
+    assert low == "ab" and high == "a b"
+
+
+def test_beam_matches_greedy_on_clean_posteriors(make_posteriors) -> None:
+    lp, _, _ = make_posteriors("see all the jeep", 4)
+    g = GreedyDecoder(V, frame_shift=0.06)
+    g.push(lp)
+    gh = g.finish()
+    bh = _decode(BeamSearchDecoder(V, beam_size=3, frame_shift=0.06), lp)[0]
+    assert bh.text == gh.text and bh.words == gh.words
+
+
+def test_bad_settings_raise() -> None:
+    with pytest.raises(RnnstreamError):
+        BeamSearchDecoder(V, beam_size=0)
+    with pytest.raises(RnnstreamError):
+        BeamSearchDecoder(V, top_k=0)
+    dec = BeamSearchDecoder(V)
+    with pytest.raises(RnnstreamError):
+        dec.step(dec.initial_state(), np.zeros((2, 5)))
+    assert dec.step(dec.initial_state(), np.zeros((0, len(V)))) == dec.initial_state()
