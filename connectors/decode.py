@@ -199,7 +199,8 @@ class RecordDecoder:
             vals.append(v if v is not None else zero)
             kinds.append(kind)
             kept.append(i)
-        values = np.array(vals, dtype=np.float32).reshape(len(vals), self.width)
+        with np.errstate(over="ignore"):  # values beyond float32 become inf and are caught below
+            values = np.array(vals, dtype=np.float32).reshape(len(vals), self.width)
         # One vectorised check catches NaN/Inf, and values that overflow float32.
         bad = ~np.isfinite(values).all(axis=1)
         if bad.any():

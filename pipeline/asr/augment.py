@@ -8,7 +8,7 @@ resume without redoing work).
 >>> rng = np.random.default_rng(0)
 >>> x = np.sin(np.arange(16000) * 0.05).astype(np.float32) * 0.3
 >>> y = add_noise(x, 10.0, rng)
->>> round(10 * np.log10(np.mean(x**2) / np.mean((y - x) ** 2)), 1)
+>>> round(float(10 * np.log10(np.mean(x**2) / np.mean((y - x) ** 2))), 1)
 10.0
 >>> change_tempo(x, 1.25).shape
 (12800,)

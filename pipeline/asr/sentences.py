@@ -112,7 +112,7 @@ class SentenceGenerator:
             lambda: f"call {p(W.NAMES)}",
             lambda: f"send a message to {p(W.NAMES)} saying {self._free(rng)}",
             lambda: f"play some {p(W.GENRES)} music",
-            lambda: f"play the next song",
+            lambda: "play the next song",
             lambda: f"what is the weather in {p(W.PLACES)} {p(('today', 'tomorrow', 'tonight'))}",
             lambda: f"what is the weather like on {p(W.WEEKDAYS)}",
             lambda: f"remind me to {p(W.VERBS)} the {p(W.NOUNS)} {p(('tomorrow', 'tonight', 'later', 'today'))}",
@@ -122,7 +122,8 @@ class SentenceGenerator:
             lambda: f"{p(('open', 'close', 'lock', 'unlock'))} the {p(('door', 'window', 'gate', 'garage'))}",
             lambda: f"dim the {p(('light', 'lights', 'lamp'))} in the {p(W.ROOMS)} to {n(5, 95)} percent",
             lambda: f"how long will it take to drive to {p(W.PLACES)}",
-            lambda: f"please {p(('stop', 'pause', 'resume', 'cancel', 'repeat'))} {p(('that', 'it', 'the music', 'the timer'))}",
+            lambda: f"please {p(('stop', 'pause', 'resume', 'cancel', 'repeat'))} "
+            f"{p(('that', 'it', 'the music', 'the timer'))}",
         )
         return options[int(rng.integers(len(options)))]()
 
@@ -144,14 +145,16 @@ class SentenceGenerator:
         value = int(rng.integers(0, scale))
         spoken = number_to_words(value)
         p = lambda seq: self._pick(rng, seq)  # noqa: E731
+        small = lambda: number_to_words(int(rng.integers(0, 10)))  # noqa: E731
         options = (
             lambda: f"there are {spoken} {p(W.PLURAL_NOUNS)} in the {p(W.ROOMS + ('city', 'school', 'park'))}",
             lambda: f"it costs {spoken} dollars",
             lambda: f"it costs {spoken} dollars and {number_to_words(int(rng.integers(1, 100)))} cents",
             lambda: f"the population of {p(W.PLACES)} is about {spoken}",
             lambda: f"we need {spoken} more {p(W.PLURAL_NOUNS)}",
-            lambda: f"the score was {number_to_words(int(rng.integers(0, 10)))} to {number_to_words(int(rng.integers(0, 10)))}",
-            lambda: f"about {number_to_words(int(rng.integers(0, 101)))} percent of the {p(W.PLURAL_NOUNS)} were {p(W.ADJECTIVES)}",
+            lambda: f"the score was {small()} to {small()}",
+            lambda: f"about {number_to_words(int(rng.integers(0, 101)))} percent of the {p(W.PLURAL_NOUNS)} "
+            f"were {p(W.ADJECTIVES)}",
             lambda: f"the temperature is {p(('minus ', ''))}{number_to_words(int(rng.integers(0, 40)))} degrees",
             lambda: f"turn to page {number_to_words(int(rng.integers(1, 500)))}",
             lambda: f"the answer is {spoken} point {digits_to_words(str(int(rng.integers(0, 100))))}",

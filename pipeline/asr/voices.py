@@ -86,7 +86,9 @@ def parse_voice(voice_id: str) -> Voice:
 ESPEAK_LANGUAGES = ("en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
 # Checked against espeak-ng's voices/!v directory: espeak-ng silently ignores an
 # unknown variant, so a typo here would quietly duplicate the base voice.
-ESPEAK_TRAIN_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m7", "f1", "f2", "f3", "f5", "klatt", "klatt3", "robert", "linda")
+ESPEAK_TRAIN_VARIANTS = (
+    "m1", "m2", "m3", "m4", "m5", "m7", "f1", "f2", "f3", "f5", "klatt", "klatt3", "robert", "linda",
+)
 ESPEAK_EVAL_VARIANTS = ("f4", "m6")
 
 RESERVED_EVAL_VOICES = frozenset(

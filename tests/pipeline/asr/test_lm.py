@@ -42,7 +42,10 @@ def test_bigram_absolute_discounting_by_hand() -> None:
 
 
 @settings(max_examples=30, deadline=None)
-@given(order=st.integers(1, 4), ctx=st.lists(st.sampled_from(["the", "cat", "a", "dog", "sat", "xyz", BOS]), max_size=4))
+@given(
+    order=st.integers(1, 4),
+    ctx=st.lists(st.sampled_from(["the", "cat", "a", "dog", "sat", "xyz", BOS]), max_size=4),
+)
 def test_every_conditional_sums_to_one(order: int, ctx: list[str]) -> None:
     lm = NgramLM.train(CORPUS, order=order)
     total = sum(math.exp(lm.logprob(w, tuple(ctx))) for w in lm.vocab)

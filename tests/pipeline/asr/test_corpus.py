@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import json
+import shutil
+import wave
+from pathlib import Path
+
+import pytest
+
+from rnnstream.asr.corpus import MANIFEST_NAME, build_corpus, read_manifest
+from rnnstream.asr.text import is_eval_text, normalize_text
+from rnnstream.asr.voices import Voice, is_reserved, parse_voice
+from rnnstream.errors import ConfigError
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None or shutil.which("flite") is None, reason="espeak-ng/flite not installed"
+)
+HOURS = 0.005  # 18 seconds of audio
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("corpus")
+    build_corpus(HOURS, root, seed=3, workers=2, split="train")
+    build_corpus(HOURS, root, seed=3, workers=2, split="eval")
+    return root
+
+
+def test_manifest_and_wavs_are_valid(corpus: Path) -> None:
+    entries = read_manifest(corpus / MANIFEST_NAME)
+    for split in ("train", "eval"):
+        part = [e for e in entries if e["split"] == split]
+        assert part and sum(e["duration"] for e in part) >= HOURS * 3600
+    for e in entries:
+        assert {"path", "text", "voice", "duration", "split"} <= set(e)
+        assert Path(e["path"]).is_absolute() and Path(e["path"]).exists()
+        with wave.open(e["path"]) as w:
+            assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 16000)
+            assert abs(w.getnframes() / 16000 - e["duration"]) < 1e-3
+            assert w.getnframes() > 8000
+        assert e["text"] == normalize_text(e["text"]) and e["text"]
+    raw = [json.loads(line) for line in (corpus / MANIFEST_NAME).read_text().splitlines()]
+    assert all(not Path(r["path"]).is_absolute() for r in raw)  # portable: relative to the corpus
+
+
+def test_split_rules_hold(corpus: Path) -> None:
+    entries = read_manifest(corpus / MANIFEST_NAME)
+    train = [e for e in entries if e["split"] == "train"]
+    evals = [e for e in entries if e["split"] == "eval"]
+    assert not any(is_reserved(parse_voice(e["voice"])) for e in train)
+    assert all(is_reserved(parse_voice(e["voice"])) for e in evals)
+    assert not {e["text"] for e in train} & {e["text"] for e in evals}
+    assert all(is_eval_text(e["text"]) for e in evals) and not any(is_eval_text(e["text"]) for e in train)
+
+
+def test_resume_does_no_work_twice(corpus: Path) -> None:
+    before = {p: p.stat().st_mtime_ns for p in (corpus / "wavs").iterdir()}
+    lines_before = (corpus / MANIFEST_NAME).read_text()
+    s = build_corpus(HOURS, corpus, seed=3, workers=2, split="train")
+    assert s.new == 0 and s.adopted == 0 and s.failed == 0
+    assert {p: p.stat().st_mtime_ns for p in (corpus / "wavs").iterdir()} == before
+    assert (corpus / MANIFEST_NAME).read_text() == lines_before
+
+
+def test_wav_on_disk_but_missing_from_manifest_is_adopted(tmp_path: Path) -> None:
+    first = build_corpus(0.002, tmp_path, seed=5, workers=1, split="train")
+    manifest = tmp_path / MANIFEST_NAME
+    lines = manifest.read_text().splitlines()
+    dropped = json.loads(lines[-1])
+    mtime = (tmp_path / dropped["path"]).stat().st_mtime_ns
+    # Simulate a crash mid-append: the last line is torn.
+    manifest.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:20])
+    again = build_corpus(0.002, tmp_path, seed=5, workers=1, split="train")
+    assert again.adopted == 1 and again.new == 0
+    assert (tmp_path / dropped["path"]).stat().st_mtime_ns == mtime
+    entries = read_manifest(manifest, resolve=False)
+    assert len(entries) == first.utterances
+    assert {e["id"] for e in entries} >= {dropped["id"]}
+    # More hours extend the corpus with new utterances only.
+    more = build_corpus(0.004, tmp_path, seed=5, workers=2, split="train")
+    assert more.new >= 1 and more.utterances == len(read_manifest(manifest)) and more.hours >= 0.004
+
+
+def test_train_build_refuses_reserved_voices(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        build_corpus(0.001, tmp_path, seed=0, voices=[Voice("espeak-ng", "en-us"), Voice("flite", "kal")])
+    with pytest.raises(ConfigError):
+        build_corpus(0.001, tmp_path, seed=0, split="train", voices=[Voice("espeak-ng", "en+m6")])
+    with pytest.raises(ConfigError):
+        build_corpus(0.001, tmp_path, seed=0, split="dev")
+    with pytest.raises(ConfigError):
+        build_corpus(-1, tmp_path)
+    if shutil.which("text2wave") is None:
+        with pytest.raises(ConfigError, match="installed"):
+            build_corpus(0.001, tmp_path, seed=0, voices=[Voice("festival", "ked_diphone")])
+    assert not (tmp_path / MANIFEST_NAME).exists()
