@@ -2,7 +2,10 @@
 
 Components take a ``registry`` (default: a fresh one owned by the pipeline, never the
 global default, so tests and embedded uses stay isolated) and call :func:`get_metrics`.
-No metric is ever labelled with a stream key: key cardinality is unbounded.
+No metric is ever labelled with a stream key: key cardinality is unbounded. Names follow
+Prometheus conventions: base units (``_seconds``, ``_bytes``, ``_ratio``), counters exported
+with ``_total``, identity as ``_info`` gauges of value 1. The registry also carries the
+standard ``process_*`` families (CPU, memory, file descriptors, start time).
 
 >>> from prometheus_client import CollectorRegistry
 >>> reg = CollectorRegistry()
@@ -18,7 +21,7 @@ from __future__ import annotations
 import platform
 import weakref
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 __all__ = ["Metrics", "get_metrics", "LATENCY_BUCKETS", "BATCH_BUCKETS"]
 
@@ -106,6 +109,9 @@ class Metrics:
         from rnnstream import __version__
 
         self.build_info.labels(__version__, platform.python_version()).set(1)
+        # A private registry does not get the client's default process collector; the
+        # dashboard's CPU and memory panels need it.
+        ProcessCollector(registry=r)
 
 
 def get_metrics(registry: CollectorRegistry | None = None) -> Metrics:

@@ -93,8 +93,26 @@ class Scheduler:
                 if data.size:
                     self._step(data, key_ids, ts, values, outputs, n)
                 if (k == END).any():
-                    self.store.end(key_ids[chunk[k == END]])
+                    self._end(chunk[k == END], key_ids, outputs, emitted, n)
         return outputs, emitted
+
+    def _end(self, rows, key_ids, outputs, emitted, n) -> None:
+        slots = self.store.lookup(key_ids[rows])
+        live = slots >= 0
+        if live.any():
+            final = self.operator.finish(self.store.gather(slots[live]))
+            if final is not None:
+                self._write(final, rows[live], outputs, n)
+                emitted[rows[live]] = True
+        self.store.end(key_ids[rows])
+
+    @staticmethod
+    def _write(out: dict[str, np.ndarray], rows: np.ndarray, outputs: dict[str, np.ndarray], n: int) -> None:
+        for name, arr in out.items():
+            dst = outputs.get(name)
+            if dst is None:
+                dst = outputs[name] = np.zeros((n, *arr.shape[1:]), dtype=arr.dtype)
+            dst[rows] = arr
 
     def _step(self, rows, key_ids, ts, values, outputs, n) -> None:
         store = self.store
@@ -106,11 +124,7 @@ class Scheduler:
         store.scatter(slots, new_state)
         store.steps[slots] += 1
         self.calls += 1
-        for name, arr in out.items():
-            dst = outputs.get(name)
-            if dst is None:
-                dst = outputs[name] = np.zeros((n, *arr.shape[1:]), dtype=arr.dtype)
-            dst[rows] = arr
+        self._write(out, rows, outputs, n)
         if self.metrics is not None:
             self._m_batch.observe(rows.size)
             self._m_infer.observe(elapsed)

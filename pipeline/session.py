@@ -114,6 +114,9 @@ def _open(ort, path: str, opts, provider: Provider):
     available = ort.get_available_providers()
     want_cuda = provider in ("auto", "cuda") and "CUDAExecutionProvider" in available
     if want_cuda:
+        # Without CUDA libraries ORT prints a multi-line error before falling back; our own
+        # log line says what happened, so keep ORT quiet for this attempt.
+        ort.set_default_logger_severity(4)
         try:
             sess = ort.InferenceSession(path, opts, providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
             # onnxruntime-gpu quietly falls back to CPU when the CUDA libraries or device are
@@ -123,6 +126,8 @@ def _open(ort, path: str, opts, provider: Provider):
             why = "CUDA did not initialise"
         except Exception as exc:  # noqa: BLE001 - any CUDA failure means fall back to CPU
             why = f"CUDA failed: {str(exc).splitlines()[0][:120]}"
+        finally:
+            ort.set_default_logger_severity(3)
         if provider == "cuda":
             raise ModelError(f"provider 'cuda' requested but {why}")
     else:

@@ -38,3 +38,15 @@ def model_factory(tmp_path_factory):
         return cache[key]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def asr_model(model_factory):
+    """A small random-weight ASR model with the real front-end spec (text is gibberish)."""
+    from rnnstream.asr.ctc import DEFAULT_VOCAB
+    from rnnstream.operators.asr_frontend import FRONTEND_DEFAULTS
+
+    feats = {**FRONTEND_DEFAULTS, "vocab": list(DEFAULT_VOCAB.symbols), "blank": 0, "frame_shift": 0.02}
+    _, path = model_factory(cell="gru", layers=2, input_size=160, hidden=32, output_size=len(DEFAULT_VOCAB),
+                            task="asr", features=feats, seed=3)
+    return path

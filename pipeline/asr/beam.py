@@ -20,6 +20,7 @@ pruned as soon as they appear.
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, replace
 
@@ -29,7 +30,7 @@ from rnnstream.asr.ctc import DEFAULT_VOCAB, Hypothesis, Vocab, log_softmax, wor
 from rnnstream.asr.lm import EOS, Lexicon, NgramLM
 from rnnstream.errors import RnnstreamError
 
-__all__ = ["Beam", "BeamState", "BeamSearchDecoder", "BeamStream"]
+__all__ = ["Beam", "BeamState", "BeamSearchDecoder", "BeamStream", "PrefixTable"]
 
 _NEG_INF = float("-inf")
 
@@ -43,12 +44,61 @@ def _lse(a: float, b: float) -> float:
     return hi + math.log1p(math.exp(lo - hi))
 
 
+class PrefixTable:
+    """Append-only trie of label prefixes: node ``i`` is ``parent[i]`` plus ``token[i]``.
+
+    Interning prefixes keeps every per-frame operation O(1) in the prefix length
+    (extending or hashing a tuple of labels would be O(length)).  Node ids never
+    change, so any older :class:`BeamState` of the same stream stays valid.
+    """
+
+    ROOT = 0
+
+    def __init__(self) -> None:
+        self.parent: list[int] = [-1]
+        self.token: list[int] = [-1]
+        self.children: dict[tuple[int, int], int] = {}
+
+    def __len__(self) -> int:
+        return len(self.parent)
+
+    def key(self, node: int) -> tuple[int, int]:
+        return self.parent[node], self.token[node]
+
+    def intern(self, parent: int, token: int) -> int:
+        if parent < 0:
+            return self.ROOT
+        node = self.children.get((parent, token))
+        if node is None:
+            node = len(self.parent)
+            self.parent.append(parent)
+            self.token.append(token)
+            self.children[(parent, token)] = node
+        return node
+
+    def tokens(self, node: int) -> list[int]:
+        out = []
+        while node > 0:
+            out.append(self.token[node])
+            node = self.parent[node]
+        return out[::-1]
+
+
+def _unroll(frames: tuple | None) -> list[int]:
+    out = []
+    while frames is not None:
+        out.append(frames[0])
+        frames = frames[1]
+    return out[::-1]
+
+
 @dataclass(frozen=True)
 class Beam:
     """One prefix: CTC log-probs ending in blank / non-blank, and its fusion fields.
 
     ``lm`` is the fused score of the words completed so far, ``context`` the LM
-    history, ``word`` the unfinished last word, ``frames`` the frame of each label.
+    history, ``word`` the unfinished last word, and ``frames`` the frame of each
+    label as a linked list ``(last_frame, earlier_frames)`` (None when empty).
     """
 
     p_b: float
@@ -56,7 +106,7 @@ class Beam:
     lm: float = 0.0
     context: tuple[str, ...] = ()
     word: str = ""
-    frames: tuple[int, ...] = ()
+    frames: tuple | None = None
 
     @property
     def acoustic(self) -> float:
@@ -65,18 +115,21 @@ class Beam:
 
 @dataclass(frozen=True)
 class BeamState:
-    """Everything carried between chunks: the surviving beams and the frame counter."""
+    """Everything carried between chunks: surviving beams by prefix node, the frame
+    counter, and the (shared, append-only) prefix table."""
 
-    beams: tuple[tuple[tuple[int, ...], Beam], ...]
-    frame: int = 0
+    beams: tuple[tuple[int, Beam], ...]
+    frame: int
+    table: PrefixTable
 
 
 class BeamSearchDecoder:
-    """Prefix beam search; ``step`` and ``result`` are pure functions of the state.
+    """Prefix beam search; ``step`` and ``result`` never modify a state's beams.
 
     ``token_threshold`` skips labels whose frame log-prob is more than that many nats
-    below the frame's best (``top_k`` caps them too); both only trade accuracy for
-    speed and are deterministic, so streaming equality is unaffected.
+    below the frame's best (``top_k`` caps them too) and ``prune`` drops beams that
+    far below the best; all three only trade accuracy for speed and are
+    deterministic, so streaming equality is unaffected.
     """
 
     def __init__(
@@ -88,15 +141,16 @@ class BeamSearchDecoder:
         lexicon: Lexicon | None = None,
         alpha: float = 0.5,
         beta: float = 1.0,
-        token_threshold: float = 12.0,
+        token_threshold: float = 8.0,
         top_k: int | None = None,
+        prune: float = 30.0,
         frame_shift: float = 0.04,
         eos: bool = True,
     ) -> None:
         if beam_size < 1:
             raise RnnstreamError(f"beam_size must be >= 1, got {beam_size}")
-        if token_threshold <= 0:
-            raise RnnstreamError(f"token_threshold must be > 0 nats, got {token_threshold}")
+        if token_threshold <= 0 or prune <= 0:
+            raise RnnstreamError(f"token_threshold and prune must be > 0 nats, got {token_threshold}, {prune}")
         if top_k is not None and top_k < 1:
             raise RnnstreamError(f"top_k must be >= 1, got {top_k}")
         if frame_shift <= 0:
@@ -109,12 +163,13 @@ class BeamSearchDecoder:
         self.beta = beta
         self.token_threshold = token_threshold
         self.top_k = top_k
+        self.prune = prune
         self.frame_shift = frame_shift
         self.eos = eos
         self._chars = vocab.symbols
 
     def initial_state(self) -> BeamState:
-        return BeamState(beams=(((), Beam(p_b=0.0, p_nb=_NEG_INF)),), frame=0)
+        return BeamState(beams=((PrefixTable.ROOT, Beam(p_b=0.0, p_nb=_NEG_INF)),), frame=0, table=PrefixTable())
 
     def stream(self) -> "BeamStream":
         return BeamStream(self)
@@ -124,21 +179,20 @@ class BeamSearchDecoder:
             return 0.0
         return self.alpha * self.lm.logprob(word, context) + self.beta
 
-    def _extend(self, parent: Beam, token: int, frame: int) -> Beam | None:
+    def _extend(self, parent: Beam, token: int) -> Beam | None:
         """Fusion fields of ``parent`` + ``token``; None if the lexicon forbids it."""
-        frames = parent.frames + (frame,)  # provisional: _advance keeps the best path's
         if token == self.vocab.space:
             if not parent.word:
-                return Beam(_NEG_INF, _NEG_INF, parent.lm, parent.context, "", frames)
+                return Beam(_NEG_INF, _NEG_INF, parent.lm, parent.context, "")
             if self.lexicon is not None and parent.word not in self.lexicon:
                 return None
             lm = parent.lm + self._word_score(parent.word, parent.context)
             ctx = self.lm.next_context(parent.context, parent.word) if self.lm else ()
-            return Beam(_NEG_INF, _NEG_INF, lm, ctx, "", frames)
+            return Beam(_NEG_INF, _NEG_INF, lm, ctx, "")
         word = parent.word + self._chars[token]
         if self.lexicon is not None and not self.lexicon.is_prefix(word):
             return None
-        return Beam(_NEG_INF, _NEG_INF, parent.lm, parent.context, word, frames)
+        return Beam(_NEG_INF, _NEG_INF, parent.lm, parent.context, word)
 
     def step(self, state: BeamState, scores: np.ndarray) -> BeamState:
         """Advance by ``[t, V]`` frames of logits or log-probs; returns a new state."""
@@ -153,23 +207,22 @@ class BeamSearchDecoder:
         beams = dict(state.beams)
         for t in range(lp.shape[0]):
             row = lp[t]
-            frame = state.frame + t
             best = row[order[t, 0]]
             cands = [int(c) for c in order[t] if c != blank and row[c] >= best - self.token_threshold]
             if self.top_k is not None:
                 cands = cands[: self.top_k]
-            beams = self._advance(beams, row.tolist(), cands, frame, blank)
-        return BeamState(beams=tuple(beams.items()), frame=state.frame + lp.shape[0])
+            beams = self._advance(state.table, beams, row.tolist(), cands, state.frame + t, blank)
+        return BeamState(beams=tuple(beams.items()), frame=state.frame + lp.shape[0], table=state.table)
 
     def _advance(
-        self, beams: dict[tuple[int, ...], Beam], row: list[float], cands: list[int], frame: int, blank: int
-    ) -> dict[tuple[int, ...], Beam]:
-        # Mutable cells [p_b, p_nb, best single contribution, frames of that path]:
-        # a label's frame is taken from the most probable path that emitted it.
-        acc: dict[tuple[int, ...], list] = {}
-        meta: dict[tuple[int, ...], Beam] = {}
+        self, table: PrefixTable, beams: dict[int, Beam], row: list[float], cands: list[int], frame: int, blank: int
+    ) -> dict[int, Beam]:
+        # Cells keyed by (parent node, label): [p_b, p_nb, best single contribution,
+        # frames of that path]; a label's frame comes from the most probable path.
+        acc: dict[tuple[int, int], list] = {}
+        meta: dict[tuple[int, int], Beam] = {}
 
-        def add(key: tuple[int, ...], src: Beam, pb: float, pnb: float, frames: tuple[int, ...]) -> None:
+        def add(key: tuple[int, int], src: Beam, pb: float, pnb: float, frames: tuple | None) -> None:
             contrib = pb if pb > pnb else pnb
             cell = acc.get(key)
             if cell is None:
@@ -182,31 +235,43 @@ class BeamSearchDecoder:
                 cell[2] = contrib
                 cell[3] = frames
 
-        for prefix, b in beams.items():
+        for node, b in beams.items():
+            own = table.key(node)
             total = b.acoustic
-            add(prefix, b, total + row[blank], _NEG_INF, b.frames)
-            last = prefix[-1] if prefix else None
-            if last is not None and b.p_nb > _NEG_INF:
-                add(prefix, b, _NEG_INF, b.p_nb + row[last], b.frames)
+            add(own, b, total + row[blank], _NEG_INF, b.frames)
+            last = own[1]
+            if last >= 0 and b.p_nb > _NEG_INF:
+                add(own, b, _NEG_INF, b.p_nb + row[last], b.frames)
             for c in cands:
-                key = prefix + (c,)
                 if c == last:
                     pnb = b.p_b + row[c]
                     if pnb == _NEG_INF:
                         continue
                 else:
                     pnb = total + row[c]
+                key = (node, c)
                 # Fusion fields depend only on the prefix, so an existing entry's serve.
-                src = meta.get(key) or beams.get(key) or self._extend(b, c, frame)
+                src = meta.get(key)
                 if src is None:
-                    continue
-                add(key, src, _NEG_INF, pnb, b.frames + (frame,))
-        ranked = sorted(
-            ((_lse(cell[0], cell[1]) + meta[k].lm, k) for k, cell in acc.items()),
-            key=lambda item: (-item[0], item[1]),
+                    existing = table.children.get(key)
+                    src = beams.get(existing) if existing is not None else None
+                    if src is None:
+                        src = self._extend(b, c)
+                        if src is None:
+                            continue
+                add(key, src, _NEG_INF, pnb, (frame, b.frames))
+        ranked = heapq.nsmallest(
+            self.beam_size,
+            ((-(_lse(cell[0], cell[1]) + meta[k].lm), k) for k, cell in acc.items()),
         )
-        keep = [k for _, k in ranked[: self.beam_size]]
-        return {k: replace(meta[k], p_b=acc[k][0], p_nb=acc[k][1], frames=acc[k][3]) for k in keep}
+        floor = ranked[0][0] + self.prune
+        out = {}
+        for neg, k in ranked:
+            if neg > floor:
+                break
+            cell = acc[k]
+            out[table.intern(*k)] = replace(meta[k], p_b=cell[0], p_nb=cell[1], frames=cell[3])
+        return out
 
     def _final_score(self, b: Beam) -> float:
         score = b.acoustic + b.lm
@@ -225,17 +290,17 @@ class BeamSearchDecoder:
         """Hypotheses best first.  ``final`` scores the unfinished last word and the
         end of sentence; it never modifies ``state``."""
         scored = []
-        for prefix, b in state.beams:
+        for node, b in state.beams:
             sc = self._final_score(b) if final else b.acoustic + b.lm
-            scored.append((sc, prefix, b))
-        if final and all(sc == _NEG_INF for sc, _, _ in scored):
+            scored.append((sc, state.table.key(node), node, b))
+        if final and all(item[0] == _NEG_INF for item in scored):
             # The lexicon rejected every unfinished word: fall back to raw scores.
-            scored = [(b.acoustic + b.lm, p, b) for _, p, b in scored]
+            scored = [(b.acoustic + b.lm, k, n, b) for _, k, n, b in scored]
         scored.sort(key=lambda item: (-item[0], item[1]))
         out = []
-        for sc, prefix, b in scored:
-            toks = np.asarray(prefix, dtype=np.int64)
-            frs = np.asarray(b.frames, dtype=np.int64)
+        for sc, _, node, b in scored:
+            toks = np.asarray(state.table.tokens(node), dtype=np.int64)
+            frs = np.asarray(_unroll(b.frames), dtype=np.int64)
             words = words_from_tokens(toks, frs, self.vocab, self.frame_shift)
             out.append(Hypothesis(" ".join(w.word for w in words), words, toks, frs, float(sc)))
         return out

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 MANIFEST_NAME = "manifest.jsonl"
 _SPLIT_CODE = {"train": 0, "eval": 1}
 _FIRST_GUESS_S = 2.5
+_ENGINE_WEIGHTS = {"espeak-ng": 0.6, "flite": 0.2, "festival": 0.2}
 
 
 @dataclass(frozen=True)
@@ -88,9 +89,27 @@ class _Job:
     rel_path: str
 
 
-def _plan(index: int, split: str, seed: int, voices: Sequence[Voice], gen: SentenceGenerator) -> _Job:
+def _voice_table(voices: Sequence[Voice], engine_weights: dict[str, float]) -> tuple[list[list[Voice]], np.ndarray]:
+    """Voices grouped by engine, and each present engine's probability."""
+    groups: dict[str, list[Voice]] = {}
+    for v in sorted(voices):
+        groups.setdefault(v.engine, []).append(v)
+    names = sorted(groups)
+    w = np.array([float(engine_weights.get(e, 0.0)) for e in names])
+    if (w < 0).any() or w.sum() <= 0:
+        raise ConfigError(f"engine_weights must be >= 0 and cover an installed engine ({names}), got {engine_weights}")
+    return [groups[e] for e in names], w / w.sum()
+
+
+def _plan(
+    index: int, split: str, seed: int, table: tuple[list[list[Voice]], np.ndarray], gen: SentenceGenerator
+) -> _Job:
     rng = np.random.default_rng([seed, _SPLIT_CODE[split], index, 0])
-    voice = voices[int(rng.integers(len(voices)))]
+    # Engine first, then a voice of it: espeak-ng's many variants would otherwise
+    # drown the handful of flite/festival voices.
+    groups, probs = table
+    group = groups[int(rng.choice(len(groups), p=probs))]
+    voice = group[int(rng.integers(len(group)))]
     uid = utterance_id(split, index)
     return _Job(index, uid, gen.sentence(index, split), voice, f"wavs/{uid}.wav")  # type: ignore[arg-type]
 
@@ -140,6 +159,7 @@ def build_corpus(
     augment_config: AugmentConfig | None = None,
     sample_rate: int = 16000,
     sentence_weights: dict[str, float] | None = None,
+    engine_weights: dict[str, float] | None = None,
     max_failures: int = 50,
 ) -> CorpusSummary:
     """Synthesise about ``hours`` of audio for ``split`` into ``out_dir``.
@@ -147,7 +167,9 @@ def build_corpus(
     ``voices`` defaults to the split's inventory (see :mod:`rnnstream.asr.voices`)
     filtered to what is installed; a train build that names a reserved evaluation
     voice raises :class:`ConfigError`.  Augmentation defaults to on for train and off
-    for eval.  The build stops once the split's manifest duration reaches ``hours``
+    for eval.  ``engine_weights`` sets how often each engine speaks (default
+    espeak-ng 0.6, flite 0.2, festival 0.2, renormalised over installed engines).
+    The build stops once the split's manifest duration reaches ``hours``
     (overshooting by at most one batch of utterances).
     """
     if split not in _SPLIT_CODE:
@@ -162,6 +184,7 @@ def build_corpus(
     if not usable:
         raise ConfigError(f"none of the {len(requested)} {split} voices is installed")
     check_voices(usable, split)
+    table = _voice_table(usable, engine_weights or _ENGINE_WEIGHTS)
     do_aug = (split == "train") if augment_audio is None else augment_audio
     aug = (augment_config or AugmentConfig()) if do_aug else None
     root = Path(out_dir)
@@ -184,7 +207,7 @@ def build_corpus(
             while len(batch) < n_batch:
                 uid = utterance_id(split, next_index)
                 if uid not in done_ids:
-                    batch.append(_plan(next_index, split, seed, usable, gen))
+                    batch.append(_plan(next_index, split, seed, table, gen))
                 next_index += 1
             futures = {pool.submit(_run_job, j, root, split, seed, sample_rate, aug): j for j in batch}
             for fut in as_completed(futures):

@@ -55,6 +55,13 @@ class Operator:
         """Advance each row (one distinct key) by one event. Returns (outputs, new state)."""
         raise NotImplementedError
 
+    def finish(self, state: State) -> dict[str, np.ndarray] | None:
+        """Outputs for keys whose stream ends (END records), or None to emit nothing.
+
+        Operators that hold back output (an open utterance) override this.
+        """
+        return None
+
     def describe(self) -> dict[str, Any]:
         """Model identity for logs and the ``model_info`` metric."""
         if self.session is None:

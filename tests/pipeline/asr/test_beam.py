@@ -148,4 +148,17 @@ def test_bad_settings_raise() -> None:
     dec = BeamSearchDecoder(V)
     with pytest.raises(RnnstreamError):
         dec.step(dec.initial_state(), np.zeros((2, 5)))
-    assert dec.step(dec.initial_state(), np.zeros((0, len(V)))) == dec.initial_state()
+    s0 = dec.initial_state()
+    assert dec.step(s0, np.zeros((0, len(V)))) is s0
+
+
+def test_older_states_stay_valid_after_further_steps(make_posteriors) -> None:
+    lp, _, _ = make_posteriors("all the zoo", 8)
+    dec = BeamSearchDecoder(V, beam_size=4)
+    s1 = dec.step(dec.initial_state(), lp[:10])
+    before = dec.nbest(s1)
+    s2 = dec.step(s1, lp[10:])
+    again = dec.step(s1, lp[10:])  # branching from the same state
+    assert dec.nbest(s1) == before
+    assert dec.nbest(s2) == dec.nbest(again)
+    assert dec.result(s2).text == "all the zoo"

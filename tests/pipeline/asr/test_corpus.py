@@ -66,19 +66,22 @@ def test_wav_on_disk_but_missing_from_manifest_is_adopted(tmp_path: Path) -> Non
     first = build_corpus(0.002, tmp_path, seed=5, workers=1, split="train")
     manifest = tmp_path / MANIFEST_NAME
     lines = manifest.read_text().splitlines()
-    dropped = json.loads(lines[-1])
+    victim = next(line for line in lines if json.loads(line)["id"] == "train-0000000")
+    dropped = json.loads(victim)
     mtime = (tmp_path / dropped["path"]).stat().st_mtime_ns
-    # Simulate a crash mid-append: the last line is torn.
-    manifest.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:20])
-    again = build_corpus(0.002, tmp_path, seed=5, workers=1, split="train")
+    # Simulate a crash mid-append: the WAV is on disk, its manifest line is torn.
+    manifest.write_text("\n".join(line for line in lines if line != victim) + "\n" + victim[:20])
+    # Ask for exactly what the first build made, so the missing utterance is needed.
+    again = build_corpus(first.hours - 1e-9, tmp_path, seed=5, workers=1, split="train")
     assert again.adopted == 1 and again.new == 0
     assert (tmp_path / dropped["path"]).stat().st_mtime_ns == mtime
     entries = read_manifest(manifest, resolve=False)
     assert len(entries) == first.utterances
     assert {e["id"] for e in entries} >= {dropped["id"]}
     # More hours extend the corpus with new utterances only.
-    more = build_corpus(0.004, tmp_path, seed=5, workers=2, split="train")
-    assert more.new >= 1 and more.utterances == len(read_manifest(manifest)) and more.hours >= 0.004
+    more = build_corpus(first.hours * 2, tmp_path, seed=5, workers=2, split="train")
+    assert more.new >= 1 and more.adopted == 0
+    assert more.utterances == len(read_manifest(manifest)) and more.hours >= first.hours * 2
 
 
 def test_train_build_refuses_reserved_voices(tmp_path: Path) -> None:
@@ -94,3 +97,11 @@ def test_train_build_refuses_reserved_voices(tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match="installed"):
             build_corpus(0.001, tmp_path, seed=0, voices=[Voice("festival", "ked_diphone")])
     assert not (tmp_path / MANIFEST_NAME).exists()
+
+
+def test_engine_weights_pick_the_engine(tmp_path: Path) -> None:
+    s = build_corpus(0.001, tmp_path, seed=1, workers=1, engine_weights={"flite": 1.0})
+    voices = {e["voice"] for e in read_manifest(s.manifest)}
+    assert voices == {"flite:awb"}  # the only flite voice allowed in training
+    with pytest.raises(ConfigError):
+        build_corpus(0.001, tmp_path / "x", seed=1, engine_weights={"sapi": 1.0})

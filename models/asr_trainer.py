@@ -1,0 +1,206 @@
+"""``rnnstream train asr``: a unidirectional GRU/LSTM acoustic model with a character CTC head.
+
+The network is the same :class:`StreamingRNN` as every other model, fed stacked log-mel
+frames from the runtime's own front end, so what is trained is exactly what streams.
+Training resumes from its last checkpoint with ``resume=True``; the final model is exported
+through the engine's export path after a streaming parity check.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from rnnstream.asr.ctc import DEFAULT_VOCAB
+from rnnstream.models.asr_data import Utterances, cmvn_stats, length_batches, load_utterances
+from rnnstream.models.checkpoint import load_checkpoint, save_checkpoint
+from rnnstream.models.export import check_streaming_parity, export_model
+from rnnstream.models.network import RNNConfig, StreamingRNN
+from rnnstream.operators.asr_frontend import FRONTEND_DEFAULTS, AsrFrontend
+
+__all__ = ["AsrTrainConfig", "train_asr", "greedy_cer"]
+
+log = logging.getLogger(__name__)
+
+
+class AsrTrainConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    corpus: Path
+    out: Path = Path("asr.onnx")
+    checkpoint_dir: Path = Path("runs/asr")
+    cell: Literal["rnn", "lstm", "gru"] = "gru"
+    layers: int = Field(2, ge=1)
+    hidden: int = Field(320, ge=8)
+    proj: int = Field(256, ge=0)
+    dropout: float = Field(0.1, ge=0, lt=1)
+    stack: int = Field(2, ge=1)
+    epochs: int = Field(30, ge=1)
+    batch_frames: int = Field(12000, ge=100, description="padded log-mel frames per batch")
+    lr: float = Field(2e-3, gt=0)
+    clip: float = Field(5.0, gt=0)
+    seed: int = 0
+    val_fraction: float = Field(0.05, ge=0, lt=0.5)
+    patience: int = Field(4, ge=1, description="epochs without validation improvement before stopping")
+    checkpoint_every: int = Field(200, ge=1, description="optimiser steps between checkpoints")
+    max_steps: int | None = Field(None, description="stop after this many steps (tests, time boxes)")
+    max_minutes: float | None = Field(None, gt=0, description="stop after this long; a checkpoint is kept")
+    threads: int = Field(2, ge=1)
+    freq_masks: int = Field(2, ge=0)
+    time_masks: int = Field(2, ge=0)
+
+
+def _digest(cfg: AsrTrainConfig) -> str:
+    import hashlib
+    import json
+
+    keep = cfg.model_dump(mode="json", exclude={"out", "checkpoint_dir", "epochs", "max_steps", "max_minutes",
+                                                "threads", "patience", "checkpoint_every"})
+    return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _batch(utts: Utterances, idx: np.ndarray, fe: AsrFrontend, rng, augment: bool):
+    xs, ys = [], []
+    for i in idx.tolist():
+        f = utts.frames(i)
+        if augment:
+            f = f.copy()
+            for _ in range(2):  # SpecAugment-style masks: robustness to unseen voices and noise
+                w = int(rng.integers(0, 10))
+                s = int(rng.integers(0, max(1, f.shape[1] - w)))
+                f[:, s : s + w] = fe.mean[s : s + w]
+                tw = int(rng.integers(0, min(20, max(1, f.shape[0] // 8))))
+                ts = int(rng.integers(0, max(1, f.shape[0] - tw)))
+                f[ts : ts + tw] = fe.mean
+        xs.append(fe.model_input(f))
+        ys.append(utts.labels[i])
+    t = max(len(x) for x in xs)
+    x = np.zeros((len(xs), t, fe.dim), np.float32)
+    for b, v in enumerate(xs):
+        x[b, : len(v)] = v
+    lens = torch.tensor([len(v) for v in xs])
+    return torch.from_numpy(x), lens, torch.from_numpy(np.concatenate(ys)), torch.tensor([len(y) for y in ys])
+
+
+def greedy_cer(net: StreamingRNN, utts: Utterances, fe: AsrFrontend, limit: int = 200) -> float:
+    """Character error rate of greedy decoding on (up to ``limit``) utterances."""
+    errors = total = 0
+    net.eval()
+    with torch.no_grad():
+        for i in range(min(limit, len(utts))):
+            y, _ = net(torch.from_numpy(fe.model_input(utts.frames(i)))[None])
+            best = y[0].argmax(-1).numpy()
+            hyp = DEFAULT_VOCAB.collapse(best)
+            errors += _edit(hyp.tolist(), utts.labels[i].tolist())
+            total += len(utts.labels[i])
+    net.train()
+    return errors / max(1, total)
+
+
+def _edit(a: list, b: list) -> int:
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i]
+        for j, y in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
+        prev = cur
+    return prev[-1]
+
+
+def train_asr(cfg: AsrTrainConfig, *, resume: bool = False, progress: bool = True) -> dict:
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    rng = np.random.default_rng(cfg.seed)
+    raw_fe = AsrFrontend({**FRONTEND_DEFAULTS, "stack": cfg.stack})
+    utts = load_utterances(cfg.corpus, raw_fe)
+    mean, std = cmvn_stats(utts)
+    fe = AsrFrontend({**FRONTEND_DEFAULTS, "stack": cfg.stack, "mean": mean, "std": std})
+    perm = rng.permutation(len(utts))
+    n_val = max(1, int(len(utts) * cfg.val_fraction)) if cfg.val_fraction else 0
+    val, train = utts.subset(perm[:n_val]), utts.subset(perm[n_val:])
+    net = StreamingRNN(RNNConfig(cell=cfg.cell, input_size=fe.dim, hidden_size=cfg.hidden, num_layers=cfg.layers,
+                                 output_size=len(DEFAULT_VOCAB), dropout=cfg.dropout, proj_size=cfg.proj))
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    ctc = torch.nn.CTCLoss(blank=DEFAULT_VOCAB.blank, zero_infinity=True)
+    digest = _digest(cfg)
+    st = {"step": 0, "epoch": 0, "history": [], "best": math.inf, "best_state": None, "bad_epochs": 0}
+    ckpt = load_checkpoint(cfg.checkpoint_dir, digest=digest) if resume else None
+    if ckpt is not None:
+        net.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optim"])
+        st = ckpt["train_state"]
+        log.info("resumed at epoch %d step %d", st["epoch"], st["step"])
+    started = time.monotonic()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(desc="train asr", unit="step", dynamic_ncols=True)
+    stop = False
+    while st["epoch"] < cfg.epochs and not stop:
+        erng = np.random.default_rng([cfg.seed, st["epoch"]])
+        losses = []
+        for idx in length_batches(train.n_frames, cfg.batch_frames, erng):
+            x, xl, y, yl = _batch(train, idx, fe, erng, augment=True)
+            logp = torch.log_softmax(net(x)[0], -1).transpose(0, 1)
+            loss = ctc(logp, y, xl, yl)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
+            opt.step()
+            st["step"] += 1
+            losses.append(float(loss))
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(epoch=st["epoch"], loss=f"{np.mean(losses[-20:]):.3f}")
+            if st["step"] % cfg.checkpoint_every == 0:
+                save_checkpoint(cfg.checkpoint_dir, {"digest": digest, "model": net.state_dict(),
+                                                     "optim": opt.state_dict(), "train_state": st})
+            out_of_time = cfg.max_minutes is not None and time.monotonic() - started > 60 * cfg.max_minutes
+            if (cfg.max_steps is not None and st["step"] >= cfg.max_steps) or out_of_time:
+                stop = True
+                break
+        if stop and cfg.max_steps is not None and st["step"] >= cfg.max_steps:
+            break
+        cer = greedy_cer(net, val, fe) if len(val) else float("nan")
+        st["history"].append({"step": st["step"], "train_loss": float(np.mean(losses)) if losses else None,
+                              "val_loss": cer, "lr": cfg.lr})
+        log.info("epoch %d: loss %.3f, validation CER %.3f", st["epoch"], st["history"][-1]["train_loss"] or 0, cer)
+        if cer < st["best"]:
+            st["best"], st["bad_epochs"] = cer, 0
+            st["best_state"] = {k: v.clone() for k, v in net.state_dict().items()}
+        else:
+            st["bad_epochs"] += 1
+            for g in opt.param_groups:  # plateau: halve the learning rate
+                g["lr"] *= 0.5
+        st["epoch"] += 1
+        save_checkpoint(cfg.checkpoint_dir, {"digest": digest, "model": net.state_dict(),
+                                             "optim": opt.state_dict(), "train_state": st})
+        if st["bad_epochs"] >= cfg.patience:
+            break
+    if bar is not None:
+        bar.close()
+    if st["best_state"] is not None:
+        net.load_state_dict(st["best_state"])
+    return _finish(cfg, net.eval(), fe, st, len(train), time.monotonic() - started)
+
+
+def _finish(cfg: AsrTrainConfig, net: StreamingRNN, fe: AsrFrontend, st: dict, n_train: int, seconds: float) -> dict:
+    from rnnstream.models.plots import plot_loss_curves
+
+    out = Path(cfg.out)
+    features = {**fe.spec(), "vocab": list(DEFAULT_VOCAB.symbols), "blank": DEFAULT_VOCAB.blank}
+    training = {"corpus": str(cfg.corpus), "utterances": n_train, "steps": st["step"], "epochs": st["epoch"],
+                "best_val_cer": st["best"], "seconds": round(seconds, 1), "config": cfg.model_dump(mode="json")}
+    export_model(net, out, name=out.stem, task="asr", features=features, training=training)
+    err = check_streaming_parity(net, out)
+    if st["history"]:
+        plot_loss_curves(st["history"], out.with_suffix(".loss.png"), title="ASR: CTC loss / validation CER")
+    return {"out": str(out), "steps": st["step"], "best_val_cer": st["best"], "parity_err": err}

@@ -1,0 +1,128 @@
+"""Streaming speech recognition: audio chunks keyed by stream in, partial and final text out.
+
+Each event is one chunk of 16 kHz samples (100 ms by default). Per key, the slab store
+keeps the front end's leftover samples, the recurrent state, the greedy CTC decoder's last
+label, the current utterance's labels with their frame numbers, and the endpointer's
+counters, so many streams share one ONNX Runtime call per chunk. Outputs per chunk:
+``text`` (the utterance so far), ``final`` (an endpoint closed it), ``start``/``end``
+(seconds from the stream's start) and ``words`` (with times, on finals).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnnstream.asr.ctc import Vocab, greedy_step_batch, log_softmax, words_from_tokens
+from rnnstream.asr.endpoint import EndpointConfig, EndpointState, endpoint_step
+from rnnstream.errors import ModelError
+from rnnstream.operators.asr_frontend import AsrFrontend
+from rnnstream.operators.base import Operator
+from rnnstream.session import Session
+from rnnstream.state import ExtraSpec, State, StateSpec
+
+__all__ = ["AsrOperator", "MAX_TOKENS"]
+
+MAX_TOKENS = 400  # labels kept per utterance; 20 s at a fast 15 characters/s is 300
+
+
+class AsrOperator(Operator):
+    def __init__(
+        self,
+        session: Session,
+        *,
+        name: str = "asr",
+        chunk_ms: float = 100.0,
+        endpoint: EndpointConfig | None = None,
+    ) -> None:
+        f = session.manifest.features
+        if session.manifest.task != "asr" or "vocab" not in f:
+            raise ModelError(f"model {session.manifest.name} is not an ASR model (task {session.manifest.task!r})")
+        self.name = name
+        self.session = session
+        self.frontend = AsrFrontend(f)
+        self.vocab = Vocab(symbols=tuple(f["vocab"]), blank=int(f.get("blank", 0)))
+        self.chunk = self.frontend.chunk_samples(chunk_ms)
+        self.shift = self.frontend.frame_shift
+        ep = endpoint or EndpointConfig()
+        self.endpoint = ep.model_copy(update={"frame_shift": self.shift})
+        self.value_shape = (self.chunk,)
+        self._symbols = np.array(self.vocab.symbols, dtype=object)
+        self._symbols[self.vocab.blank] = ""
+        self.spec = StateSpec(
+            session.state_spec.tensors,
+            self.frontend.extras()
+            + (
+                ExtraSpec("dec_prev", (), "int64", self.vocab.blank),
+                ExtraSpec("dec_frame", (), "int64"),
+                ExtraSpec("utt_start", (), "int64"),
+                ExtraSpec("n_tok", (), "int64"),
+                ExtraSpec("tok", (MAX_TOKENS,), "int16"),
+                ExtraSpec("tok_frame", (MAX_TOKENS,), "int32"),
+                ExtraSpec("ep_frames", (), "int64"),
+                ExtraSpec("ep_speech", (), "int64"),
+                ExtraSpec("ep_trailing", (), "int64"),
+            ),
+        )
+
+    # -- one chunk for B streams ------------------------------------------------------------
+    def step_many(self, values: np.ndarray, state: State) -> tuple[dict[str, np.ndarray], State]:
+        feats, left, nleft = self.frontend.push(values, state["fe_left"], state["fe_nleft"])
+        out, new = self.session.run(feats, state)
+        logp = log_softmax(out["y"].astype(np.float64))
+        new.update(fe_left=left, fe_nleft=nleft)
+        return self._decode(logp, state, new)
+
+    def _decode(self, logp: np.ndarray, state: State, new: State) -> tuple[dict, State]:
+        b, t, _ = logp.shape
+        best, emit, prev = greedy_step_batch(logp, state["dec_prev"], blank=self.vocab.blank)
+        frame0 = state["dec_frame"]
+        tok, tok_frame, n_tok = state["tok"].copy(), state["tok_frame"].copy(), state["n_tok"].copy()
+        rows, cols = np.nonzero(emit)
+        pos = n_tok[rows] + (np.cumsum(emit, axis=1) - 1)[rows, cols]
+        keep = pos < MAX_TOKENS
+        tok[rows[keep], pos[keep]] = best[rows[keep], cols[keep]]
+        tok_frame[rows[keep], pos[keep]] = (frame0[rows] + cols)[keep]
+        n_tok = np.minimum(n_tok + emit.sum(axis=1), MAX_TOKENS)
+
+        ep_state = EndpointState(state["ep_frames"], state["ep_speech"], state["ep_trailing"])
+        blank_p = np.exp(logp[..., self.vocab.blank])
+        ep_state, reasons = endpoint_step(self.endpoint, ep_state, blank_p)
+        fired = reasons.any(axis=1)
+        ep_frame = frame0 + np.where(fired, reasons.argmax(axis=1), t - 1)
+
+        outputs = self._render(tok, tok_frame, n_tok, state["utt_start"], fired, ep_frame, frame0 + t)
+        # An endpoint closes the utterance; the next one starts after this chunk.
+        n_tok = np.where(fired, 0, n_tok)
+        utt_start = np.where(fired, frame0 + t, state["utt_start"])
+        new.update(dec_prev=prev, dec_frame=frame0 + t, utt_start=utt_start, n_tok=n_tok, tok=tok,
+                   tok_frame=tok_frame, ep_frames=ep_state.n_frames, ep_speech=ep_state.n_speech,
+                   ep_trailing=ep_state.trailing)
+        return outputs, new
+
+    def _render(self, tok, tok_frame, n_tok, utt_start, final, ep_frame, frame_end) -> dict[str, np.ndarray]:
+        b = tok.shape[0]
+        texts = np.empty(b, dtype=object)
+        words = np.empty(b, dtype=object)
+        width = int(n_tok.max(initial=0))
+        chars = self._symbols[tok[:, :width].astype(np.int64)]
+        for i in range(b):  # the serialisation boundary: one string per chunk and stream
+            texts[i] = " ".join("".join(chars[i, : n_tok[i]]).split())
+            words[i] = None
+        for i in np.flatnonzero(final & (n_tok > 0)).tolist():
+            ws = words_from_tokens(tok[i, : n_tok[i]], tok_frame[i, : n_tok[i]], self.vocab, self.shift)
+            words[i] = [{"word": w.word, "start": round(w.start, 3), "end": round(w.end, 3)} for w in ws]
+        last = np.where(n_tok > 0, tok_frame[np.arange(b), np.maximum(n_tok - 1, 0)] + 1, frame_end)
+        end = np.where(final, np.minimum(ep_frame + 1, frame_end), last)
+        return {
+            "text": texts,
+            "final": final & (n_tok > 0),
+            "start": utt_start * self.shift,
+            "end": end * self.shift,
+            "words": words,
+        }
+
+    def finish(self, state: State) -> dict[str, np.ndarray]:
+        """End of stream: the open utterance becomes final."""
+        n = state["n_tok"]
+        end = state["dec_frame"]
+        return self._render(state["tok"], state["tok_frame"], n, state["utt_start"], n > 0, end - 1, end)

@@ -1,0 +1,95 @@
+"""Library side of transcription: stream audio through the ASR operator and get events.
+
+``Transcriber`` wraps a Scheduler around an :class:`AsrOperator`, so one or many streams
+share the session exactly as they do inside a pipeline. Events are dicts with ``type``
+(``partial`` or ``final``), ``text``, ``start`` and ``end`` (seconds), and ``words`` on
+finals. ``whole_text`` decodes a complete signal in one call, the reference that streamed
+output must match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from rnnstream.asr.ctc import log_softmax
+from rnnstream.asr.endpoint import EndpointConfig
+from rnnstream.operators.asr import AsrOperator
+from rnnstream.records import DATA, END
+from rnnstream.scheduler import Scheduler
+from rnnstream.session import load_session
+
+__all__ = ["Transcriber", "load_asr", "DEFAULT_ASR_MODEL"]
+
+DEFAULT_ASR_MODEL = "builtin:asr"
+
+
+def load_asr(model: str | Path = DEFAULT_ASR_MODEL, *, provider: str = "auto", chunk_ms: float = 100.0,
+             endpoint: EndpointConfig | None = None) -> AsrOperator:
+    from rnnstream.build import resolve_model
+
+    session = load_session(resolve_model(str(model)), provider=provider)
+    return AsrOperator(session, chunk_ms=chunk_ms, endpoint=endpoint)
+
+
+class Transcriber:
+    """Streams for many keys at once; keys are small ints chosen by the caller."""
+
+    def __init__(self, op: AsrOperator, *, max_batch: int = 1024) -> None:
+        self.op = op
+        self.scheduler = Scheduler(op, max_batch=max_batch)
+        self.chunk = op.chunk
+        self._last: dict[int, str] = {}
+
+    def push(self, key_ids: np.ndarray, chunks: np.ndarray, *, end: np.ndarray | None = None) -> list[tuple[int, dict]]:
+        """One chunk per key (``chunks [B, chunk]``); ``end`` marks keys whose stream ends after it.
+
+        Returns ``(key, event)`` pairs: a ``partial`` when a key's text changed, a ``final``
+        when an utterance closed.
+        """
+        key_ids = np.asarray(key_ids, dtype=np.int64)
+        kind = np.full(key_ids.size, DATA, np.int8)
+        if end is not None and end.any():
+            key_ids = np.concatenate([key_ids, key_ids[end]])
+            chunks = np.concatenate([chunks, np.zeros((int(end.sum()), chunks.shape[1]), chunks.dtype)])
+            kind = np.concatenate([kind, np.full(int(end.sum()), END, np.int8)])
+        out, emitted = self.scheduler.process(key_ids, np.zeros(key_ids.size), chunks.astype(np.float32), kind)
+        events = []
+        for i in np.flatnonzero(emitted).tolist():
+            k = int(key_ids[i])
+            text = out["text"][i]
+            ev = {"text": text, "start": round(float(out["start"][i]), 3), "end": round(float(out["end"][i]), 3)}
+            if out["final"][i]:
+                events.append((k, {"type": "final", **ev, "words": out["words"][i]}))
+                self._last[k] = ""
+            elif text != self._last.get(k, "") and kind[i] == DATA:
+                events.append((k, {"type": "partial", **ev}))
+                self._last[k] = text
+        return events
+
+    def stream(self, signal: np.ndarray, key: int = 0) -> Iterator[dict]:
+        """Transcribe one whole signal chunk by chunk (the last chunk zero-padded)."""
+        n = self.chunk
+        total = max(1, -(-signal.size // n))
+        padded = np.zeros(total * n, np.float32)
+        padded[: signal.size] = signal
+        for c in range(total):
+            last = c == total - 1
+            for _, ev in self.push(np.array([key]), padded[None, c * n : (c + 1) * n],
+                                   end=np.array([last])):
+                yield ev
+
+    def whole_text(self, signal: np.ndarray) -> str:
+        """Greedy decode of the whole signal in one session call (no endpointing)."""
+        op = self.op
+        n = self.chunk
+        padded = np.zeros(max(1, -(-signal.size // n)) * n, np.float32)
+        padded[: signal.size] = signal
+        x = op.frontend.whole(padded)[None]
+        state = {t.name: np.zeros((1, *t.per_key_shape), np.float32) for t in op.session.state_spec.tensors}
+        out, _ = op.session.run(x, state)
+        best = log_softmax(out["y"][0].astype(np.float64)).argmax(-1)
+        text = "".join(op.vocab.symbols[i] for i in op.vocab.collapse(best).tolist())
+        return " ".join(text.split())
