@@ -22,7 +22,7 @@ from rnnstream.errors import ConfigError
 from rnnstream.models.data import Series
 from rnnstream.synthetic import ANOMALY_KINDS, generate_series
 
-__all__ = ["FAMILIES", "synthetic_series"]
+__all__ = ["FAMILIES", "synthetic_series", "synthetic_labelled"]
 
 _DAY, _WEEK = 86_400.0, 604_800.0
 FAMILIES = ("basic", "hourly", "aperiodic", "square", "bursty", "counts", "walk")
@@ -66,13 +66,14 @@ def _family_series(family: str, seq: np.random.SeedSequence, key: str, steps: in
         x = np.round(np.maximum(x / level * rng.uniform(2.0, 15.0), 0.0))
     elif family == "walk":
         x = x + np.cumsum(rng.normal(0.0, level * rng.uniform(0.002, 0.01), steps))
-    return Series(key, s.ts.copy(), x[:, None])
+    return Series(key, s.ts.copy(), x[:, None]), s.windows
 
 
-def synthetic_series(
+def synthetic_labelled(
     *, seed: int, keys: int, steps: int, step_s: float = 300.0, anomaly_rate: float = 0.001, recipe: str = "mixed"
-) -> list[Series]:
-    """``keys`` univariate series of ``steps`` steps; key ``k`` depends only on (seed, k)."""
+) -> list[tuple[Series, list]]:
+    """Like :func:`synthetic_series`, each series with its labelled anomaly windows
+    (inclusive datetime64 pairs, the NAB scorer's form)."""
     if recipe not in ("basic", "mixed"):
         raise ConfigError(f"synthetic.recipe: must be basic or mixed, got {recipe!r}")
     families = FAMILIES if recipe == "mixed" else ("basic",)
@@ -81,3 +82,11 @@ def synthetic_series(
         family = families[k % len(families)]
         out.append(_family_series(family, child, f"{family}_{k:04d}", steps, step_s, anomaly_rate))
     return out
+
+
+def synthetic_series(
+    *, seed: int, keys: int, steps: int, step_s: float = 300.0, anomaly_rate: float = 0.001, recipe: str = "mixed"
+) -> list[Series]:
+    """``keys`` univariate series of ``steps`` steps; key ``k`` depends only on (seed, k)."""
+    return [s for s, _ in synthetic_labelled(seed=seed, keys=keys, steps=steps, step_s=step_s,
+                                             anomaly_rate=anomaly_rate, recipe=recipe)]

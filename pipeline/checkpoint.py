@@ -26,7 +26,10 @@ from rnnstream.errors import SnapshotError
 from rnnstream.keys import KeyTable
 from rnnstream.store import StateStore
 
-__all__ = ["write_snapshot", "read_snapshot", "restore_snapshot", "Snapshot", "encode_snapshot", "decode_snapshot"]
+__all__ = [
+    "write_snapshot", "read_snapshot", "restore_snapshot", "Snapshot", "encode_snapshot", "encode_exported",
+    "decode_snapshot",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +50,17 @@ def encode_snapshot(
     stores: dict[str, tuple[StateStore, str]], keys: KeyTable, positions: dict[str, Any]
 ) -> bytes:
     """Serialise ``{operator: (store, model_sha256)}`` and source positions."""
+    return encode_exported({op: (store.export(), sha) for op, (store, sha) in stores.items()}, keys, positions)
+
+
+def encode_exported(
+    exports: dict[str, tuple[dict[str, np.ndarray], str]], keys: KeyTable, positions: dict[str, Any]
+) -> bytes:
+    """Serialise ``{operator: (StateStore.export() arrays, model_sha256)}``, possibly a subset of keys."""
     arrays: dict[str, np.ndarray] = {}
     ops: dict[str, Any] = {}
-    for op, (store, sha) in stores.items():
-        exported = store.export()
+    for op, (exported, sha) in exports.items():
+        exported = dict(exported)
         ids = exported.pop("key_ids")
         arrays[f"{op}/keys"] = keys.names(ids).astype(str) if ids.size else np.empty(0, dtype="U1")
         for name, arr in exported.items():

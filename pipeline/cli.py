@@ -19,6 +19,7 @@ __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 # Order here is the order in --help.
 COMMAND_MODULES = (
     "rnnstream.commands_core",
+    "rnnstream.commands_asr",
     "rnnstream.bench.command",
 )
 

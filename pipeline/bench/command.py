@@ -26,6 +26,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--seconds", type=float, default=1.5, help="time budget per mode and key count")
     e.set_defaults(func=_cmd_engine)
 
+    a = bsub.add_parser(
+        "asr",
+        help="how many concurrent 100 ms-chunk streams keep up in real time, batched vs one per call",
+        description="Streams N copies of speech (offset per stream) through the ASR operator and finds the "
+        "largest N whose p95 chunk processing time stays under the chunk length.",
+    )
+    a.add_argument("--model", default="builtin:asr")
+    a.add_argument("--wav", help="speech to stream (default: synthesised with espeak-ng)")
+    a.add_argument("--chunk-ms", type=float, default=100.0)
+    a.add_argument("--json", type=Path, help="write the result rows as a JSON list")
+    a.set_defaults(func=_cmd_asr)
+
 
 def _cmd_engine(args: argparse.Namespace) -> int:
     from rnnstream.bench.engine import format_table, run_engine_bench
@@ -41,6 +53,32 @@ def _cmd_engine(args: argparse.Namespace) -> int:
     for r in rows:
         if r["mode"] == "batched":
             print(f"{r['model']} @ {r['keys']} keys: {r['bytes_per_key']:.0f} bytes of slab state per key")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+def _cmd_asr(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from rnnstream.bench.asr import format_asr_table, run_asr_bench
+    from rnnstream.transcribe import load_asr
+
+    op = load_asr(args.model, chunk_ms=args.chunk_ms, provider="cpu")
+    if args.wav:
+        from rnnstream.asr.wav import load_mono_16k
+
+        audio = load_mono_16k(args.wav)
+    else:
+        from rnnstream.asr.synth import SynthParams, synthesize
+        from rnnstream.asr.voices import Voice
+
+        text = "please turn on the kitchen lights and set the alarm for seven thirty tomorrow morning"
+        audio = synthesize(Voice("espeak-ng", "en-us"), text, SynthParams())
+    audio = np.tile(audio, max(1, int(np.ceil(16000 * 20 / audio.size))))
+    rows = run_asr_bench(op, audio)
+    print(f"rnnstream bench asr on {platform.machine()}, intra_op_threads=1, chunk {args.chunk_ms:g} ms")
+    print(format_asr_table(rows, args.chunk_ms))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
     return 0

@@ -1,0 +1,356 @@
+"""The Kafka wire format: what rnnstream reads from and writes to topics.
+
+Input messages (one event each):
+
+- **key**: the stream id, UTF-8. It also decides the partition, so all of a stream's
+  events stay in one partition and in order. A JSON body may carry the key instead.
+- **headers** (all optional): ``content-type``; ``sample-rate`` (audio, decimal Hz);
+  ``seq`` (a decimal per-stream sequence number, copied to the output row).
+- **value**, by content type:
+
+  - ``application/json`` (default for ``format: json``): one object,
+    ``{"ts": 1700000000.5, "value": 21.4}``; ``value`` may be a list (vector readings) or
+    named fields may be listed in ``value_fields``; ``ts`` is seconds since the epoch or
+    ISO-8601 and defaults to the message timestamp. ``{"control": "end"}`` ends the
+    stream's state, ``"reset"`` restarts it.
+  - ``text/plain; charset=utf-8`` (default for ``format: text``): a text event; the
+    text travels in the row's ``text`` column.
+  - ``audio/pcm; format=s16le`` or ``audio/pcm; format=f32le`` (``format: audio``): one
+    mono chunk of exactly ``width`` samples, scaled to [-1, 1].
+
+Output messages are JSON rows keyed by the stream id, with headers ``content-type``,
+``rnnstream-source-topic``, ``rnnstream-source-partition`` and ``rnnstream-source-offset``
+(plus ``seq`` when the input had one): a consumer deduplicates on the source triple.
+Dead letters keep the original key and payload and add ``rnnstream-dead-reason`` and
+``rnnstream-dead-detail``.
+
+>>> from rnnstream.keys import KeyTable
+>>> d = WireDecoder("k", KeyTable(), width=1)
+>>> m = WireMessages()
+>>> m.add("in", 0, 7, b"s1", b'{"ts": 1, "value": 2.5}', [("seq", b"3")], 0)
+>>> m.add("in", 0, 8, b"s1", b'{"ts": 2, "value": NaN}', None, 0)
+>>> b = d.decode(m)
+>>> b.values.tolist(), b.meta["seq"].tolist(), [r.reason for r in b.dead]
+([[2.5]], [3], ['non_finite'])
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rnnstream.connectors.decode import parse_ts
+from rnnstream.keys import KeyTable
+from rnnstream.records import DATA, END, RESET, DeadRecord, OutputBatch, RecordBatch
+
+__all__ = [
+    "WireMessages",
+    "WireDecoder",
+    "encode_rows",
+    "dead_headers",
+    "CONTENT_TYPE",
+    "SAMPLE_RATE",
+    "SEQ",
+    "JSON_TYPE",
+    "TEXT_TYPE",
+    "AUDIO_S16",
+    "AUDIO_F32",
+    "SRC_TOPIC",
+    "SRC_PARTITION",
+    "SRC_OFFSET",
+    "DEAD_REASON",
+    "DEAD_DETAIL",
+    "WIRE_REASONS",
+]
+
+CONTENT_TYPE, SAMPLE_RATE, SEQ = "content-type", "sample-rate", "seq"
+JSON_TYPE = "application/json"
+TEXT_TYPE = "text/plain; charset=utf-8"
+AUDIO_S16 = "audio/pcm; format=s16le"
+AUDIO_F32 = "audio/pcm; format=f32le"
+SRC_TOPIC, SRC_PARTITION, SRC_OFFSET = "rnnstream-source-topic", "rnnstream-source-partition", "rnnstream-source-offset"
+DEAD_REASON, DEAD_DETAIL = "rnnstream-dead-reason", "rnnstream-dead-detail"
+
+WIRE_REASONS = (
+    "oversized", "non_utf8", "bad_json", "not_object", "missing_key", "missing_value", "non_numeric",
+    "non_finite", "wrong_width", "bad_timestamp", "bad_control", "bad_header", "unsupported_content_type",
+)
+"""Dead-letter reasons the Kafka decoder gives (the file decoder's, plus header problems)."""
+
+_ACCEPT = {
+    "json": {JSON_TYPE, "application/json; charset=utf-8"},
+    "text": {TEXT_TYPE, "text/plain"},
+    "audio": {AUDIO_S16, AUDIO_F32},
+}
+_CONTROLS = {"reset": RESET, "end": END}
+
+
+class _Reject(Exception):
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason, self.detail = reason, detail
+
+
+@dataclass
+class WireMessages:
+    """Consumed messages as parallel lists, filled by whichever Kafka client is in use."""
+
+    topics: list[str] = field(default_factory=list)
+    partitions: list[int] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
+    keys: list[bytes | None] = field(default_factory=list)
+    values: list[bytes | None] = field(default_factory=list)
+    headers: list[Any] = field(default_factory=list)
+    timestamps_ms: list[int] = field(default_factory=list)
+
+    def add(self, topic, partition, offset, key, value, headers, timestamp_ms) -> None:
+        self.topics.append(topic)
+        self.partitions.append(partition)
+        self.offsets.append(offset)
+        self.keys.append(key)
+        self.values.append(value)
+        self.headers.append(headers)
+        self.timestamps_ms.append(timestamp_ms)
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+
+def _number(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        if isinstance(v, str):
+            try:
+                return float(v)
+            except ValueError:
+                raise _Reject("non_numeric", f"value {v[:40]!r} is not a number") from None
+        raise _Reject("non_numeric", f"value has type {type(v).__name__}")
+    return float(v)
+
+
+def _timestamp(value: Any) -> float:
+    try:
+        return parse_ts(value)
+    except Exception as exc:  # noqa: BLE001 - parse_ts signals with its own private exception
+        raise _Reject("bad_timestamp", getattr(exc, "detail", "") or "bad timestamp") from None
+
+
+class WireDecoder:
+    """Decodes :class:`WireMessages` of one source into a :class:`RecordBatch`; never raises."""
+
+    def __init__(
+        self,
+        source: str,
+        keys: KeyTable,
+        *,
+        width: int,
+        fmt: str = "json",
+        key_field: str = "key",
+        ts_field: str = "ts",
+        value_fields: list[str] | None = None,
+        max_record_bytes: int = 65536,
+        sample_rate: int | None = None,
+    ) -> None:
+        self.source = source
+        self.keys = keys
+        self.width = width
+        self.fmt = fmt
+        self.key_field = key_field
+        self.ts_field = ts_field
+        self.value_fields = value_fields or ["value"]
+        self.max_record_bytes = max_record_bytes
+        self.sample_rate = sample_rate
+        self._default_type = {"json": JSON_TYPE, "text": TEXT_TYPE, "audio": AUDIO_S16}[fmt]
+        self._zero = [0.0] * width
+
+    # -- one message ----------------------------------------------------------------------
+    def _headers(self, headers) -> tuple[str, int]:
+        ctype, seq = self._default_type, -1
+        for name, raw in headers:
+            if name == CONTENT_TYPE:
+                ctype = raw.decode("latin-1").strip().lower() if raw else ctype
+            elif name == SEQ:
+                try:
+                    seq = int(raw)
+                except (TypeError, ValueError):
+                    raise _Reject("bad_header", "seq header is not an integer") from None
+            elif name == SAMPLE_RATE and self.sample_rate is not None:
+                try:
+                    rate = int(raw)
+                except (TypeError, ValueError):
+                    raise _Reject("bad_header", "sample-rate header is not an integer") from None
+                if rate != self.sample_rate:
+                    raise _Reject("bad_header", f"sample rate {rate} Hz, expected {self.sample_rate}")
+        if ctype not in _ACCEPT[self.fmt]:
+            raise _Reject("unsupported_content_type", f"{ctype[:60]!r} on a {self.fmt} source")
+        return ctype, seq
+
+    def _json(self, value: bytes, key: str | None, ts_default: float):
+        try:
+            obj = json.loads(value.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise _Reject("non_utf8", "payload is not UTF-8") from None
+        except ValueError as exc:
+            raise _Reject("bad_json", str(exc)[:80]) from None
+        if not isinstance(obj, dict):
+            raise _Reject("not_object", f"record is a JSON {type(obj).__name__}")
+        if key is None:
+            k = obj.get(self.key_field)
+            if k is None or k == "" or isinstance(k, bool) or not isinstance(k, (str, int)):
+                raise _Reject("missing_key", "no message key and no key field")
+            key = str(k)
+        t = obj.get(self.ts_field)
+        ts = _timestamp(t) if t not in (None, "") else ts_default
+        control = obj.get("control")
+        if control is not None:
+            if control not in _CONTROLS:
+                raise _Reject("bad_control", f"unknown control {str(control)[:20]!r}")
+            return key, ts, self._zero, _CONTROLS[control]
+        fields = self.value_fields
+        if len(fields) == 1:
+            if fields[0] not in obj:
+                raise _Reject("missing_value", f"no field {fields[0]!r}")
+            v = obj[fields[0]]
+            vals = [_number(x) for x in v] if isinstance(v, list) else [_number(v)]
+        else:
+            missing = [f for f in fields if f not in obj]
+            if missing:
+                raise _Reject("missing_value", f"no field {missing[0]!r}")
+            vals = [_number(obj[f]) for f in fields]
+        if len(vals) != self.width:
+            raise _Reject("wrong_width", f"{len(vals)} values, expected {self.width}")
+        return key, ts, vals, DATA
+
+    def _audio(self, value: bytes, ctype: str) -> np.ndarray:
+        itemsize = 2 if ctype == AUDIO_S16 else 4
+        if len(value) % itemsize:
+            raise _Reject("wrong_width", f"{len(value)} bytes is not a whole number of samples")
+        if ctype == AUDIO_S16:
+            samples = np.frombuffer(value, dtype="<i2").astype(np.float32) / 32768.0
+        else:
+            samples = np.frombuffer(value, dtype="<f4").astype(np.float32)
+        if samples.size != self.width:
+            raise _Reject("wrong_width", f"{samples.size} samples, expected {self.width}")
+        return samples
+
+    # -- a batch --------------------------------------------------------------------------
+    def decode(self, msgs: WireMessages, part_index: list[int] | None = None) -> RecordBatch:
+        """Good messages become rows (meta: source_topic/partition/offset, seq, _part); bad ones dead records."""
+        now_wall, now = time.time(), time.monotonic()
+        keys: list[str] = []
+        ts: list[float] = []
+        vals: list[Any] = []
+        kinds: list[int] = []
+        kept: list[int] = []
+        seqs: list[int] = []
+        texts: list[str] = []
+        dead: list[DeadRecord] = []
+        for i in range(len(msgs)):
+            value = msgs.values[i]
+            try:
+                if value is None:
+                    raise _Reject("missing_value", "empty message (tombstone)")
+                if len(value) > self.max_record_bytes:
+                    raise _Reject("oversized", f"{len(value)} bytes > {self.max_record_bytes}")
+                hdrs = msgs.headers[i]
+                ctype, seq = self._headers(hdrs) if hdrs else (self._default_type, -1)
+                raw_key = msgs.keys[i]
+                try:
+                    key = raw_key.decode("utf-8") if raw_key else None
+                except UnicodeDecodeError:
+                    raise _Reject("non_utf8", "message key is not UTF-8") from None
+                tsm = msgs.timestamps_ms[i]
+                ts_default = tsm / 1000.0 if tsm is not None and tsm >= 0 else now_wall
+                if self.fmt == "json":
+                    key, t, v, kind = self._json(value, key, ts_default)
+                else:
+                    if key is None:
+                        raise _Reject("missing_key", "message has no key")
+                    t, kind = ts_default, DATA
+                    if self.fmt == "audio":
+                        v = self._audio(value, ctype)
+                    else:
+                        try:
+                            texts.append(value.decode("utf-8"))
+                        except UnicodeDecodeError:
+                            raise _Reject("non_utf8", "text event is not UTF-8") from None
+                        v = self._zero
+            except _Reject as rej:
+                dead.append(self._dead(msgs, i, rej.reason, rej.detail))
+                continue
+            keys.append(key)
+            ts.append(t)
+            vals.append(v)
+            kinds.append(kind)
+            kept.append(i)
+            seqs.append(seq)
+        with np.errstate(over="ignore"):  # beyond float32 becomes inf, caught just below
+            values = np.array(vals, dtype=np.float32).reshape(len(vals), self.width)
+        good = np.isfinite(values).all(axis=1)
+        if not good.all():
+            for j in np.flatnonzero(~good).tolist():
+                dead.append(self._dead(msgs, kept[j], "non_finite", "value is NaN or infinite"))
+        idx = np.asarray(kept, dtype=np.int64)[good] if kept else np.empty(0, np.int64)
+        names = [k for k, g in zip(keys, good.tolist()) if g]
+        batch = RecordBatch.data(
+            self.keys.intern_many(names) if names else np.empty(0, np.int64),
+            np.asarray(ts, dtype=np.float64)[good] if ts else np.empty(0),
+            values[good],
+            kind=np.asarray(kinds, dtype=np.int8)[good] if kinds else np.empty(0, np.int8),
+            ingest=np.full(len(names), now),
+            source=self.source,
+        )
+        topics = np.asarray(msgs.topics, dtype=object)
+        batch.meta = {
+            "source_topic": topics[idx] if idx.size else np.empty(0, object),
+            "source_partition": np.asarray(msgs.partitions, dtype=np.int32)[idx],
+            "source_offset": np.asarray(msgs.offsets, dtype=np.int64)[idx],
+            "seq": np.asarray(seqs, dtype=np.int64)[good] if seqs else np.empty(0, np.int64),
+        }
+        if part_index is not None:
+            batch.meta["_part"] = np.asarray(part_index, dtype=np.int32)[idx]
+        if self.fmt == "text":
+            batch.meta["text"] = np.asarray(texts, dtype=object)[good] if texts else np.empty(0, object)
+        batch.dead = dead
+        return batch
+
+    def _dead(self, msgs: WireMessages, i: int, reason: str, detail: str) -> DeadRecord:
+        pos = {"topic": msgs.topics[i], "partition": msgs.partitions[i], "offset": msgs.offsets[i], "key": msgs.keys[i]}
+        value = msgs.values[i]
+        return DeadRecord(self.source, reason, detail, bytes(value) if value is not None else b"", pos)
+
+
+def encode_rows(batch: OutputBatch) -> tuple[list[bytes], list[bytes], list[list[tuple[str, bytes]]]]:
+    """(keys, values, headers) for every output row; headers carry the source triple for dedup."""
+    rows = batch.rows()
+    dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=True).encode
+    values = [dumps(r).encode() for r in rows]
+    keys = [str(k).encode() for k in batch.keys.tolist()]
+    ctype = (CONTENT_TYPE, JSON_TYPE.encode())
+    topic = batch.meta.get("source_topic")
+    if topic is None:
+        return keys, values, [[ctype] for _ in rows]
+    parts = batch.meta["source_partition"].tolist()
+    offs = batch.meta["source_offset"].tolist()
+    seqs = batch.meta["seq"].tolist() if "seq" in batch.meta else [-1] * len(rows)
+    headers = []
+    for t, p, o, s in zip(topic.tolist(), parts, offs, seqs):
+        h = [ctype, (SRC_TOPIC, str(t).encode()), (SRC_PARTITION, b"%d" % p), (SRC_OFFSET, b"%d" % o)]
+        if s >= 0:
+            h.append((SEQ, b"%d" % s))
+        headers.append(h)
+    return keys, values, headers
+
+
+def dead_headers(reason: str, detail: str, source: str, position: Any) -> list[tuple[str, bytes]]:
+    """Headers of a dead-letter message: reason, detail and where the record came from."""
+    h = [(DEAD_REASON, reason.encode()), (DEAD_DETAIL, detail.encode("utf-8", "replace")[:512]),
+         ("rnnstream-source", source.encode())]
+    if isinstance(position, dict) and "topic" in position:
+        h += [(SRC_TOPIC, str(position["topic"]).encode()), (SRC_PARTITION, b"%d" % position["partition"]),
+              (SRC_OFFSET, b"%d" % position["offset"])]
+    elif position is not None:
+        h.append(("rnnstream-source-position", json.dumps(position, default=str).encode()[:512]))
+    return h
