@@ -15,7 +15,7 @@ from rnnstream.connectors.kafka_client import TP, RebalanceHandler
 from rnnstream.connectors.kafka_wire import WireMessages
 from rnnstream.errors import ConfigError, ConnectorError
 
-__all__ = ["BACKEND", "KpyBackend", "KpyConsumer", "KpyProducer", "KpyReader", "KpyAdmin"]
+__all__ = ["BACKEND", "KpyBackend", "KpyConsumer", "KpyProducer", "KpyReader", "KpyAdmin", "check_client"]
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,21 @@ def _errors():
     return kafka.errors
 
 
+def _only(cls, client: dict[str, Any]) -> dict[str, Any]:
+    """The settings ``cls`` understands: one ``client:`` mapping serves consumer, producers and admin."""
+    return {k: v for k, v in client.items() if k in cls.DEFAULT_CONFIG}
+
+
+def check_client(client: dict[str, Any]) -> None:
+    """One ConfigError for a setting no kafka-python client knows (a typo, or confluent spelling)."""
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+
+    known = set(KafkaConsumer.DEFAULT_CONFIG) | set(KafkaProducer.DEFAULT_CONFIG) | set(KafkaAdminClient.DEFAULT_CONFIG)
+    unknown = sorted(set(client) - known)
+    if unknown:
+        raise ConfigError(f"client.{unknown[0]}: not a kafka-python setting")
+
+
 class KpyConsumer:
     def __init__(self, servers: list[str], group_id: str, client: dict[str, Any]) -> None:
         from kafka import ConsumerRebalanceListener, KafkaConsumer
@@ -35,8 +50,9 @@ class KpyConsumer:
         for k, v in _FORCED.items():
             if k in client and client[k] != v:
                 raise ConfigError(f"client.{k}: rnnstream commits offsets itself; it must stay {v}")
+        check_client(client)
         cfg = {"bootstrap_servers": servers, "group_id": group_id, "auto_offset_reset": "earliest",
-               "client_id": "rnnstream", **client, **_FORCED}
+               "client_id": "rnnstream", **_only(KafkaConsumer, client), **_FORCED}
         try:
             self._c = KafkaConsumer(**cfg)
         except _errors().KafkaError as exc:
@@ -157,6 +173,13 @@ class KpyConsumer:
             raise ConnectorError(f"kafka beginning offsets: {exc}") from None
         return {(tp.topic, tp.partition): off for tp, off in got.items()}
 
+    def end(self, tps: list[TP]) -> dict[TP, int]:
+        try:
+            got = self._c.end_offsets([self._tp(tp) for tp in tps])
+        except _errors().KafkaError as exc:
+            raise ConnectorError(f"kafka end offsets: {exc}") from None
+        return {(tp.topic, tp.partition): off for tp, off in got.items()}
+
     def highwater(self, tp: TP) -> int | None:
         return self._c.highwater(self._tp(tp))
 
@@ -173,8 +196,9 @@ class KpyProducer:
     def __init__(self, servers: list[str], client: dict[str, Any]) -> None:
         from kafka import KafkaProducer
 
+        check_client(client)
         cfg = {"bootstrap_servers": servers, "acks": "all", "linger_ms": 5, "batch_size": 256 * 1024,
-               "client_id": "rnnstream", **client}
+               "client_id": "rnnstream", **_only(KafkaProducer, client)}
         try:
             self._p = KafkaProducer(**cfg)
         except _errors().KafkaError as exc:
@@ -226,8 +250,8 @@ class KpyReader:
     def __init__(self, servers: list[str], client: dict[str, Any], *, idle_timeout_s: float = 30.0) -> None:
         from kafka import KafkaConsumer
 
-        cfg = {"bootstrap_servers": servers, "client_id": "rnnstream-restore", **client, "group_id": None,
-               **_FORCED}
+        cfg = {"bootstrap_servers": servers, "client_id": "rnnstream-restore", **_only(KafkaConsumer, client),
+               "group_id": None, **_FORCED}
         cfg.pop("group_instance_id", None)
         try:
             self._c = KafkaConsumer(**cfg)
@@ -271,8 +295,7 @@ class KpyAdmin:
     def __init__(self, servers: list[str], client: dict[str, Any]) -> None:
         from kafka import KafkaAdminClient
 
-        allowed = {k: v for k, v in client.items() if not k.startswith(("group", "session", "heartbeat", "max_poll",
-                                                                          "auto_offset", "fetch", "max_partition"))}
+        allowed = {k: v for k, v in _only(KafkaAdminClient, client).items() if k != "client_id"}
         try:
             self._a = KafkaAdminClient(bootstrap_servers=servers, client_id="rnnstream-admin", **allowed)
         except _errors().KafkaError as exc:

@@ -135,6 +135,7 @@ def train_asr(cfg: AsrTrainConfig, *, resume: bool = False, progress: bool = Tru
     if ckpt is not None:
         net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optim"])
+        torch.set_rng_state(ckpt["torch_rng"])
         st = ckpt["train_state"]
         log.info("resumed at epoch %d step %d", st["epoch"], st["step"])
     started = time.monotonic()
@@ -145,10 +146,13 @@ def train_asr(cfg: AsrTrainConfig, *, resume: bool = False, progress: bool = Tru
         bar = tqdm(desc="train asr", unit="step", dynamic_ncols=True)
     stop = False
     while st["epoch"] < cfg.epochs and not stop:
-        erng = np.random.default_rng([cfg.seed, st["epoch"]])
-        losses = []
-        for idx in length_batches(train.n_frames, cfg.batch_frames, erng):
-            x, xl, y, yl = _batch(train, idx, fe, erng, augment=True)
+        # Batches and augmentation derive from (seed, epoch, batch), so a resumed run replays
+        # exactly the batches an uninterrupted one would have seen.
+        batches = length_batches(train.n_frames, cfg.batch_frames, np.random.default_rng([cfg.seed, st["epoch"]]))
+        losses = st.setdefault("epoch_losses", [])
+        for bi in range(st.get("batch", 0), len(batches)):
+            brng = np.random.default_rng([cfg.seed, st["epoch"], bi])
+            x, xl, y, yl = _batch(train, batches[bi], fe, brng, augment=True)
             logp = torch.log_softmax(net(x)[0], -1).transpose(0, 1)
             loss = ctc(logp, y, xl, yl)
             opt.zero_grad()
@@ -156,18 +160,18 @@ def train_asr(cfg: AsrTrainConfig, *, resume: bool = False, progress: bool = Tru
             torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
             opt.step()
             st["step"] += 1
-            losses.append(float(loss))
+            st["batch"] = bi + 1
+            losses.append(float(loss.detach()))
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(epoch=st["epoch"], loss=f"{np.mean(losses[-20:]):.3f}")
             if st["step"] % cfg.checkpoint_every == 0:
-                save_checkpoint(cfg.checkpoint_dir, {"digest": digest, "model": net.state_dict(),
-                                                     "optim": opt.state_dict(), "train_state": st})
+                _save(cfg, digest, net, opt, st)
             out_of_time = cfg.max_minutes is not None and time.monotonic() - started > 60 * cfg.max_minutes
             if (cfg.max_steps is not None and st["step"] >= cfg.max_steps) or out_of_time:
                 stop = True
                 break
-        if stop and cfg.max_steps is not None and st["step"] >= cfg.max_steps:
+        if stop and st["batch"] < len(batches):
             break
         cer = greedy_cer(net, val, fe) if len(val) else float("nan")
         st["history"].append({"step": st["step"], "train_loss": float(np.mean(losses)) if losses else None,
@@ -181,8 +185,8 @@ def train_asr(cfg: AsrTrainConfig, *, resume: bool = False, progress: bool = Tru
             for g in opt.param_groups:  # plateau: halve the learning rate
                 g["lr"] *= 0.5
         st["epoch"] += 1
-        save_checkpoint(cfg.checkpoint_dir, {"digest": digest, "model": net.state_dict(),
-                                             "optim": opt.state_dict(), "train_state": st})
+        st["batch"], st["epoch_losses"] = 0, []
+        _save(cfg, digest, net, opt, st)
         if st["bad_epochs"] >= cfg.patience:
             break
     if bar is not None:
@@ -190,6 +194,11 @@ def train_asr(cfg: AsrTrainConfig, *, resume: bool = False, progress: bool = Tru
     if st["best_state"] is not None:
         net.load_state_dict(st["best_state"])
     return _finish(cfg, net.eval(), fe, st, len(train), time.monotonic() - started)
+
+
+def _save(cfg: AsrTrainConfig, digest: str, net, opt, st: dict) -> None:
+    save_checkpoint(cfg.checkpoint_dir, {"digest": digest, "model": net.state_dict(), "optim": opt.state_dict(),
+                                         "train_state": st, "torch_rng": torch.get_rng_state()})
 
 
 def _finish(cfg: AsrTrainConfig, net: StreamingRNN, fe: AsrFrontend, st: dict, n_train: int, seconds: float) -> dict:

@@ -121,4 +121,8 @@ def build_pipeline(cfg: PipelineConfig, *, registry: CollectorRegistry | None = 
         checkpoint_path=str(cfg.checkpoint.path) if cfg.checkpoint.path else None,
         checkpoint_interval_s=cfg.checkpoint.interval_s,
         registry=registry,
+        health_stall_s=cfg.daemon.health_stall_s,
+        loop_stall_s=cfg.daemon.loop_stall_s,
+        retry_backoff_s=cfg.daemon.retry_backoff_s,
+        retry_backoff_max_s=cfg.daemon.retry_backoff_max_s,
     )

@@ -34,7 +34,12 @@ __all__ = [
     "MetricsConfig",
     "CheckpointConfig",
     "DeadLetterConfig",
+    "DaemonConfig",
     "FileSourceConfig",
+    "KafkaSourceConfig",
+    "KafkaSinkConfig",
+    "MqttSourceConfig",
+    "MqttSinkConfig",
 ]
 
 
@@ -67,25 +72,49 @@ class StdinSourceConfig(_RecordFields):
     format: Literal["jsonl", "csv"] = "jsonl"
 
 
+KafkaLibrary = Literal["kafka-python", "confluent"]
+
+
 class KafkaSourceConfig(_RecordFields):
+    """A consumer-group member; its state goes to a compacted changelog topic with the offsets."""
+
     type: Literal["kafka"]
     name: str
     topics: list[str] = Field(min_length=1)
     bootstrap_servers: list[str] = Field(min_length=1)
     group_id: str
+    library: KafkaLibrary = Field("kafka-python", description="kafka-python (pure Python) or confluent (librdkafka)")
     format: Literal["json", "text", "audio"] = "json"
-    max_in_flight: int = Field(50000, gt=0)
+    sample_rate: int | None = Field(None, gt=0, description="audio: reject chunks whose sample-rate header differs")
+    max_in_flight: int = Field(50000, gt=0, description="records handed out since the last commit before pausing")
+    changelog_topic: str | None = Field(None, description="default: <group_id>-changelog")
+    changelog_partitions: int | None = Field(None, gt=0, description="default: the most partitions of any input topic")
+    changelog_chunk_bytes: int = Field(512 * 1024, ge=1024, le=8 * 1024 * 1024)
+    start: Literal["earliest", "latest"] = Field("earliest", description="where a partition with no state starts")
     client: dict[str, Any] = Field(default_factory=dict, description="passed to the Kafka client (SSL/SASL...)")
+
+    @property
+    def changelog(self) -> str:
+        return self.changelog_topic or f"{self.group_id}-changelog"
 
 
 class MqttSourceConfig(_RecordFields):
+    """QoS 1 subscriptions; a wildcard level of the topic names the key. State: the checkpoint file."""
+
     type: Literal["mqtt"]
     name: str
     host: str = "127.0.0.1"
     port: int = Field(1883, gt=0, lt=65536)
     topics: list[str] = Field(min_length=1)
-    key_from_topic: int | None = Field(None, description="topic level that names the key (wildcard match)")
+    key_from_topic: int | None = Field(
+        None, ge=0, description="topic level (0-based) that names the key; None: the whole topic"
+    )
     qos: int = Field(1, ge=0, le=2)
+    client_id: str | None = Field(None, description="set it (with clean_session false) to get queued messages back")
+    clean_session: bool = True
+    keepalive_s: int = Field(30, gt=0)
+    queue_size: int = Field(100000, gt=0, description="received messages buffered before the client blocks")
+    client: dict[str, Any] = Field(default_factory=dict, description="username, password, tls (paho tls_set kwargs)")
 
 
 SourceConfig = Annotated[
@@ -127,10 +156,14 @@ class JsonlSinkConfig(Frozen):
 
 
 class KafkaSinkConfig(Frozen):
+    """Keyed JSON rows, acks=all with retries; headers carry the source topic/partition/offset."""
+
     type: Literal["kafka"]
     name: str
     topic: str
     bootstrap_servers: list[str] = Field(min_length=1)
+    library: KafkaLibrary = "kafka-python"
+    flush_timeout_s: float = Field(60.0, gt=0, description="longest a commit waits for outputs to be acknowledged")
     client: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -141,6 +174,8 @@ class MqttSinkConfig(Frozen):
     port: int = Field(1883, gt=0, lt=65536)
     topic: str = Field(description="may contain {key}")
     qos: int = Field(1, ge=0, le=2)
+    flush_timeout_s: float = Field(30.0, gt=0)
+    client: dict[str, Any] = Field(default_factory=dict)
 
 
 class PlotSinkConfig(Frozen):
@@ -160,6 +195,18 @@ class DeadLetterConfig(Frozen):
     path: Path | None = None
     topic: str | None = None
     bootstrap_servers: list[str] = Field(default_factory=list)
+    library: KafkaLibrary = "kafka-python"
+    max_payload_bytes: int = Field(900_000, gt=0, description="longer original payloads are truncated (header says so)")
+    client: dict[str, Any] = Field(default_factory=dict)
+
+
+class DaemonConfig(Frozen):
+    """Long-running behaviour: health, retries after broker failures."""
+
+    health_stall_s: float = Field(60.0, gt=0, description="/healthz fails when no commit for this long while lagging")
+    loop_stall_s: float = Field(30.0, gt=0, description="/healthz fails when the loop has not run for this long")
+    retry_backoff_s: float = Field(0.5, gt=0, description="first wait after a broker failure; doubles per failure")
+    retry_backoff_max_s: float = Field(30.0, gt=0)
 
 
 class MetricsConfig(Frozen):
@@ -180,6 +227,7 @@ class PipelineConfig(Frozen):
     dead_letter: DeadLetterConfig = DeadLetterConfig()
     metrics: MetricsConfig = MetricsConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
+    daemon: DaemonConfig = DaemonConfig()
 
     def model_post_init(self, _: Any) -> None:
         for section in ("sources", "operators", "sinks"):
@@ -187,6 +235,16 @@ class PipelineConfig(Frozen):
             dup = sorted({n for n in names if names.count(n) > 1})
             if dup:
                 raise ConfigError(f"{section}: duplicate name {dup[0]!r}")
+        kafka = [s for s in self.sources if s.type == "kafka"]
+        if kafka and len(self.sources) > 1:
+            raise ConfigError(
+                "sources: a Kafka source must be the only source (its keys' state follows its partitions); "
+                "run one pipeline per source"
+            )
+        if kafka and self.checkpoint.path is not None:
+            raise ConfigError("checkpoint.path: a Kafka source keeps its state in its changelog topic; remove it")
+        if self.dead_letter.type == "kafka" and (not self.dead_letter.topic or not self.dead_letter.bootstrap_servers):
+            raise ConfigError("dead_letter: type kafka needs topic and bootstrap_servers")
 
 
 def parse_config(data: Any) -> PipelineConfig:

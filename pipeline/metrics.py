@@ -101,6 +101,25 @@ class Metrics:
         )
         self.asr_rtf = Gauge("rnnstream_asr_real_time_factor", "Processing time / audio time.", ["operator"], registry=r)
         self.anomaly_alerts = Counter("rnnstream_anomaly_alerts", "Events flagged as anomalous.", ["operator"], registry=r)
+        # -- daemon: partitioned state, rebalances, recovery (appended by the Kafka/daemon work) --
+        self.commit_failures = Counter(
+            "rnnstream_commit_failures", "Commits (sinks, changelog, offsets) that failed and were retried.", registry=r
+        )
+        self.recoveries = Counter(
+            "rnnstream_recoveries",
+            "Times the pipeline went back to its last durable state after a connector failure.",
+            ["source"],
+            registry=r,
+        )
+        self.rebalances = Counter(
+            "rnnstream_rebalances", "Partition assignment changes, by kind.", ["source", "kind"], registry=r
+        )
+        self.partitions_assigned = Gauge(
+            "rnnstream_partitions_assigned", "Input partitions this member owns.", ["source"], registry=r
+        )
+        self.changelog_bytes = Counter(
+            "rnnstream_changelog_bytes", "State bytes written to the changelog.", ["source"], registry=r
+        )
         # -- identity ----------------------------------------------------------------------
         self.model_info = Gauge(
             "rnnstream_model_info", "Loaded model (value is 1).", ["operator", "model", "sha256", "provider"], registry=r

@@ -5,6 +5,12 @@ rows or ``max_wait_ms``, runs every operator over the batch, writes the sinks an
 ``checkpoint_interval_s``, commits state together with the source positions it reflects.
 Every operator sees every record; each output row nests the operators' fields under the
 operator's name.
+
+A partitioned source (Kafka) gets the pipeline as its state host through ``bind``: it reads
+the stores, drops the keys of partitions it loses (``drop_keys``, not an eviction), and
+calls ``drain`` to process pending records before giving partitions up. When a sink, the
+changelog or the broker fails, the loop waits (exponential backoff) and rewinds every source
+to its last durable state, so no state update is lost or applied twice.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from prometheus_client import CollectorRegistry
 
 from rnnstream.checkpoint import encode_snapshot, read_snapshot, restore_snapshot, write_snapshot
 from rnnstream.connectors.base import DeadLetterSink, Sink, Source
+from rnnstream.errors import ConnectorError
 from rnnstream.keys import KeyTable
 from rnnstream.logs import RateLimitedLogger
 from rnnstream.metrics import get_metrics
@@ -66,6 +73,10 @@ class Pipeline:
         checkpoint_path: str | None = None,
         checkpoint_interval_s: float = 10.0,
         registry: CollectorRegistry | None = None,
+        health_stall_s: float = 60.0,
+        loop_stall_s: float = 30.0,
+        retry_backoff_s: float = 0.5,
+        retry_backoff_max_s: float = 30.0,
     ) -> None:
         self.sources = sources
         self.sinks = sinks
@@ -96,21 +107,84 @@ class Pipeline:
         self._oldest = 0.0
         self._watermark = -np.inf
         self._dead_log = RateLimitedLogger(log)
+        self.health_stall_s, self.loop_stall_s = health_stall_s, loop_stall_s
+        self.retry_backoff_s, self.retry_backoff_max_s = retry_backoff_s, retry_backoff_max_s
+        self._backoff = retry_backoff_s
+        self._broken: Exception | None = None
+        self._bound: set[str] = set()
+        self._dropping = False
+        self._release_listeners: list = []
 
     # -- lifecycle ------------------------------------------------------------------------
     def _make_release(self, op_name: str):
         def release(ids: np.ndarray, reason: str) -> None:
-            self.metrics.evictions.labels(op_name, reason).inc(ids.size)
+            if not self._dropping:  # a revoked partition's keys moved to another member; not evicted
+                self.metrics.evictions.labels(op_name, reason).inc(ids.size)
             # A key id is free only when no operator holds state for it any more.
             held = np.zeros(ids.size, dtype=bool)
             for sched in self.schedulers.values():
                 held |= sched.store.lookup(ids) >= 0
-            self.keys.release(ids[~held].tolist())
+            free = ids[~held]
+            self.keys.release(free.tolist())
+            for listener in self._release_listeners:
+                listener(free)
 
         return release
 
+    # -- state host (for partitioned sources) ---------------------------------------------------
+    def stores(self) -> dict[str, tuple]:
+        """``{operator: (store, model sha256)}``."""
+        return {n: (s.store, s.operator.describe()["sha256"]) for n, s in self.schedulers.items()}
+
+    def drop_keys(self, ids: np.ndarray) -> None:
+        """Forget keys in every operator (their partition went elsewhere); not counted as evictions."""
+        self._dropping = True
+        try:
+            for name, sched in self.schedulers.items():
+                sched.store.end(np.asarray(ids, dtype=np.int64))
+                self.metrics.live_keys.labels(name).set(sched.store.live_keys)
+        finally:
+            self._dropping = False
+
+    def on_release(self, listener) -> None:
+        """Call ``listener(ids)`` whenever key ids are released."""
+        self._release_listeners.append(listener)
+
+    def drain(self) -> None:
+        """Process every pending record and flush sinks and dead letters (before giving partitions up)."""
+        self.flush()
+        for sink in self.sinks:
+            sink.flush()
+        self.dead_letters.flush()
+
+    def _bind(self) -> None:
+        for src in self.sources:
+            bind = getattr(src, "bind", None)
+            if bind is not None and src.name not in self._bound:
+                bind(self)
+                self._bound.add(src.name)
+
+    def is_ready(self) -> tuple[bool, str]:
+        waiting = [s.name for s in self.sources if not getattr(s, "ready", True)]
+        if not self.ready or waiting:
+            return False, f"restoring state ({', '.join(waiting) or 'checkpoint'})"
+        return True, "ready"
+
+    def health(self) -> tuple[bool, str]:
+        """Unhealthy when the loop stalls, or when commits stop advancing while sources lag."""
+        stalled = time.monotonic() - self.last_loop
+        if stalled > self.loop_stall_s:
+            return False, f"loop last ran {stalled:.1f}s ago"
+        lag = sum(int(getattr(s, "lag", 0) or 0) for s in self.sources)
+        since = time.time() - self.last_commit
+        if lag > 0 and since > self.health_stall_s:
+            return False, f"no commit for {since:.0f}s while {lag} messages wait"
+        broken = f"; recovering from: {self._broken}" if self._broken is not None else ""
+        return True, f"ok: last commit {since:.1f}s ago, lag {lag}{broken}"
+
     def restore(self) -> dict[str, str]:
         """Load the last checkpoint (state and positions), if any. Call before ``run``."""
+        self._bind()
         outcome: dict[str, str] = {}
         if self.checkpoint_path:
             snap = read_snapshot(self.checkpoint_path)
@@ -123,39 +197,85 @@ class Pipeline:
                         self.positions[src.name] = snap.positions[src.name]
                 log.info("restored checkpoint %s: %s", self.checkpoint_path, outcome)
         for src in self.sources:
-            self.metrics.restore_progress.labels(src.name).set(1.0)
+            if not hasattr(src, "bind"):  # partitioned sources report their own restores
+                self.metrics.restore_progress.labels(src.name).set(1.0)
         self.ready = True
         return outcome
 
     def run(self, stop: threading.Event | None = None, *, max_seconds: float | None = None) -> RunStats:
         """Run until every source is exhausted or ``stop`` is set; then drain and commit."""
         stop = stop or threading.Event()
-        if not self.ready:
-            self.restore()
+        while not self.ready and not stop.is_set():
+            try:
+                self.restore()
+            except ConnectorError as exc:  # broker not reachable yet: a daemon waits for it
+                log.error("cannot start sources: %s; retrying in %.1fs", exc, self._backoff)
+                stop.wait(self._backoff)
+                self._backoff = min(self._backoff * 2, self.retry_backoff_max_s)
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
         last_ckpt = time.monotonic()
         while not stop.is_set():
             self.last_loop = time.monotonic()
-            active = [s for s in self.sources if not s.exhausted]
-            if not active and not self._pending:
-                break
-            got = False
-            for src in active:
-                timeout = self._poll_timeout() / max(1, len(active))
-                batch = src.poll(timeout)
-                if batch is not None:
-                    got = True
-                    self._accept(src, batch)
-            if self._pending and (not got or self._due()):
-                self.flush()
-            if self.checkpoint_path and time.monotonic() - last_ckpt >= self.checkpoint_interval_s:
-                self.commit()
-                last_ckpt = time.monotonic()
+            if self._broken is not None and not self._recover(stop):
+                continue
+            try:
+                active = [s for s in self.sources if not s.exhausted]
+                if not active and not self._pending:
+                    break
+                got = False
+                for src in active:
+                    timeout = self._poll_timeout() / max(1, len(active))
+                    batch = src.poll(timeout)
+                    if batch is not None:
+                        got = True
+                        self._accept(src, batch)
+                if self._pending and (not got or self._due()):
+                    self.flush()
+                due = time.monotonic() - last_ckpt >= self.checkpoint_interval_s
+                if due or any(getattr(s, "commit_due", False) for s in self.sources):
+                    self.commit()
+                    last_ckpt = time.monotonic()
+            except ConnectorError as exc:
+                self._broken = exc
+                continue
             if deadline is not None and time.monotonic() > deadline:
                 break
-        self.flush()
-        self.commit()
+        try:
+            if self._broken is None:
+                self.flush()
+                self.commit()
+        except ConnectorError as exc:
+            log.error("final commit failed (%s); the next start resumes from the last durable state", exc)
         return self.stats
+
+    def _recover(self, stop: threading.Event) -> bool:
+        """Wait, then put every source back to its last durable state. True once that worked."""
+        self.metrics.commit_failures.inc()
+        log.error("connector failure: %s; rewinding to the last durable state in %.1fs", self._broken, self._backoff)
+        stop.wait(self._backoff)
+        self._backoff = min(self._backoff * 2, self.retry_backoff_max_s)
+        self._pending, self._pending_rows = [], 0
+        try:
+            for src in self.sources:
+                rewind = getattr(src, "rewind", None)
+                if rewind is not None:
+                    rewind()
+                elif self.checkpoint_path:
+                    self._rewind_checkpoint()
+                    break
+                self.metrics.recoveries.labels(src.name).inc()
+        except ConnectorError as exc:
+            self._broken = exc
+            return False
+        log.info("recovered: resuming from the last durable state")
+        self._broken = None
+        return True
+
+    def _rewind_checkpoint(self) -> None:
+        for sched in self.schedulers.values():
+            self.drop_keys(sched.store.live_ids())
+        self.ready = False
+        self.restore()
 
     def close(self) -> None:
         for src in self.sources:
@@ -238,7 +358,8 @@ class Pipeline:
             self.metrics.state_bytes.labels(name).set(sched.store.allocated_bytes)
 
     def commit(self) -> None:
-        """Flush sinks, then make state and positions durable together, then tell sources."""
+        """Process pending records, flush sinks, make state and positions durable, then tell sources."""
+        self.flush()
         for sink in self.sinks:
             sink.flush()
         self.dead_letters.flush()
@@ -251,6 +372,7 @@ class Pipeline:
             if src.name in self.positions:
                 src.commit(self.positions[src.name])
         self.last_commit = time.time()
+        self._backoff = self.retry_backoff_s
         self.metrics.checkpoints.inc()
         self.metrics.last_commit.set(self.last_commit)
         self.stats.checkpoints += 1

@@ -1,0 +1,50 @@
+"""ASR trainer: a tiny real corpus, deterministic training, kill-and-resume equals uninterrupted."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="training needs the train extra")
+
+from rnnstream.models.asr_trainer import AsrTrainConfig, train_asr  # noqa: E402
+from rnnstream.session import load_session  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("needs espeak-ng (tests/system-deps.sh installs it)")
+    from rnnstream.asr.corpus import build_corpus
+    from rnnstream.asr.voices import Voice
+
+    out = tmp_path_factory.mktemp("corpus")
+    build_corpus(0.01, out, seed=3, workers=2, voices=[Voice("espeak-ng", "en-us"), Voice("espeak-ng", "en+m3")])
+    return out
+
+
+def cfg(corpus, tmp, **kw):
+    base = dict(corpus=corpus, out=tmp / "asr.onnx", checkpoint_dir=tmp / "ck", hidden=16, proj=16, layers=1,
+                epochs=10, batch_frames=3000, checkpoint_every=1, threads=1, val_fraction=0.1)
+    return AsrTrainConfig(**{**base, **kw})
+
+
+def test_train_exports_a_streaming_asr_model(corpus, tmp_path):
+    result = train_asr(cfg(corpus, tmp_path, max_steps=6), progress=False)
+    assert result["parity_err"] < 1e-4
+    sess = load_session(tmp_path / "asr.onnx")
+    f = sess.manifest.features
+    assert sess.manifest.task == "asr" and len(f["vocab"]) == 29 and len(f["mean"]) == 80
+    assert sess.manifest.training["steps"] == 6
+
+
+def test_killed_and_resumed_equals_uninterrupted(corpus, tmp_path):
+    whole = train_asr(cfg(corpus, tmp_path / "a", max_steps=8), progress=False)
+    train_asr(cfg(corpus, tmp_path / "b", max_steps=4), progress=False)  # "killed" after step 4
+    resumed = train_asr(cfg(corpus, tmp_path / "b", max_steps=8), resume=True, progress=False)
+    assert whole["steps"] == resumed["steps"] == 8
+    wa = torch.load(tmp_path / "a" / "ck" / "last.pt", weights_only=False)["model"]
+    wb = torch.load(tmp_path / "b" / "ck" / "last.pt", weights_only=False)["model"]
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], atol=1e-5, rtol=1e-4)

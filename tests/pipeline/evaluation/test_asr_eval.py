@@ -1,0 +1,52 @@
+"""ASR evaluation: scoring arithmetic, speech bounds, and a full run on a tiny real corpus."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from rnnstream.asr.endpoint import EndpointConfig
+from rnnstream.evaluation.asr_eval import edit_distance, evaluate_asr, speech_bounds
+from rnnstream.operators.asr import AsrOperator
+from rnnstream.session import load_session
+from rnnstream.transcribe import Transcriber
+
+
+def test_edit_distance():
+    assert edit_distance("kitten", "sitting") == 3
+    assert edit_distance("a b c".split(), "a c".split()) == 1
+    assert edit_distance([], ["x", "y"]) == 2
+
+
+def test_speech_bounds_find_the_loud_part():
+    x = np.zeros(32000, np.float32)
+    x[8000:24000] = 0.5 * np.sin(np.arange(16000) * 0.3)
+    on, off = speech_bounds(x)
+    assert on == pytest.approx(0.5, abs=0.03) and off == pytest.approx(1.5, abs=0.03)
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("flite") is None,
+                    reason="needs espeak-ng and flite (tests/system-deps.sh installs them)")
+def test_eval_runs_on_a_real_tiny_set(tmp_path, asr_model, monkeypatch):
+    from rnnstream.asr import evalset
+    from rnnstream.asr.voices import Voice
+
+    monkeypatch.setattr(evalset, "EVAL_SET_VOICES", (Voice("flite", "slt"), Voice("espeak-ng", "en-us+f4")))
+    manifest = evalset.build_eval_set(3, tmp_path / "eval", workers=1)
+    entries = [json.loads(x) for x in manifest.read_text().splitlines()]
+    assert len(entries) == 6 and {e["voice"] for e in entries} == {"flite:slt", "espeak-ng:en-us+f4"}
+    # A second build adds nothing (resumable).
+    evalset.build_eval_set(3, tmp_path / "eval", workers=1)
+    assert len(manifest.read_text().splitlines()) == 6
+
+    tr = Transcriber(AsrOperator(load_session(asr_model, provider="cpu"),
+                                 endpoint=EndpointConfig(trailing_silence=0.5)))
+    result = evaluate_asr(tr, str(manifest), group=4, peer=False)
+    assert result["utterances"] == 6
+    assert set(result["voices"]) == {"flite:slt", "espeak-ng:en-us+f4"}
+    assert result["rtf"] > 0 and result["wer"] >= 0
+    # Random weights: WER is bad but streaming must still equal the whole-file decode.
+    assert result["streamed_equals_whole"], result["streamed_equals_whole_count"]
