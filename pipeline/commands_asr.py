@@ -41,7 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Training builds use espeak-ng voices and variants, festival ked_diphone and flite awb; "
         "evaluation builds use only the reserved voices. Writes 16 kHz mono WAVs and manifest.jsonl.",
     )
-    s.add_argument("--hours", type=float, required=True, help="audio to synthesise (a build resumes up to this)")
+    s.add_argument("--hours", type=float, help="training audio to synthesise (a build resumes up to this)")
+    s.add_argument("--sentences", type=int, default=320,
+                   help="eval split: held-out sentences, each spoken by every evaluation voice (default 320)")
     s.add_argument("--out", type=Path, required=True, help="corpus directory")
     s.add_argument("--split", choices=("train", "eval"), default="train")
     s.add_argument("--seed", type=int, default=0)
@@ -102,7 +104,15 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
 
 def _cmd_corpus(args: argparse.Namespace) -> int:
     from rnnstream.asr.corpus import build_corpus
+    from rnnstream.errors import ConfigError
 
+    if args.split == "eval":
+        from rnnstream.asr.evalset import build_eval_set
+
+        print(build_eval_set(args.sentences, args.out, seed=args.seed or 7, workers=args.workers))
+        return 0
+    if args.hours is None:
+        raise ConfigError("--hours: required for a training corpus")
     summary = build_corpus(args.hours, args.out, seed=args.seed, workers=args.workers, split=args.split)
     print(json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in summary.__dict__.items()}))
     return 0
