@@ -131,6 +131,9 @@ class FileSource:
             n = int(np.searchsorted(due, time.monotonic(), side="right"))
             if n == 0:
                 return None
+        # A held row enters the pipeline when it is due, not when it was read: stamp it then,
+        # so end-to-end latency measures the pipeline and not the replay's pacing.
+        batch.ingest = np.maximum(batch.ingest, due)
         if n >= len(batch):
             self._held = None
             self._offset = batch.position["offset"]

@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--metrics", metavar="URL", help=f"a daemon's /metrics URL (default {DEFAULT_METRICS})")
     p.add_argument("--window", type=float, default=None,
                    help="seconds of history (Prometheus, default 900) or of sampling (/metrics, default 20)")
+    p.add_argument("--end", type=float, default=None,
+                   help="Prometheus: end of the window, Unix seconds (default now), to draw a past incident")
     p.add_argument("--interval", type=float, default=1.0, help="/metrics sampling interval (default %(default)s s)")
     p.add_argument("--rate-window", type=float, default=None,
                    help="rate() window in seconds (default 60 with Prometheus, 5 with /metrics)")
@@ -62,7 +64,7 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     if args.prometheus:
         window = args.window or 900.0
         data = fetch_prometheus(args.prometheus, window_s=window, rate_s=args.rate_window or 60.0,
-                                job=args.job, instance=args.instance)
+                                job=args.job, instance=args.instance, end=args.end)
         where = f"Prometheus {args.prometheus}, last {window:g} s"
     else:
         url = args.metrics or DEFAULT_METRICS

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 import time
 import urllib.error
 import urllib.parse
@@ -139,6 +140,7 @@ def panels_with_data(data: PanelData) -> list[Panel]:
 _SCALES = {  # grafana unit -> (factor, axis label)
     "s": (1e3, "ms"),
     "bytes": (1.0 / 2**20, "MiB"),
+    "Bps": (1.0 / 2**20, "MiB/s"),
     "percentunit": (100.0, "%"),
     "ops": (1.0, "per second"),
     "short": (1.0, ""),
@@ -166,12 +168,22 @@ def render_snapshot(
     rows = math.ceil(len(panels) / columns)
     with plt.style.context("dark_background"):
         fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.1 * rows), squeeze=False)
+        spans = [(t.min(), t.max()) for s in data.values() for _, t, _ in s if len(t)]
+        # One time axis for every panel, even when a series starts late (a counter's first event).
+        xlim = None
+        if spans:
+            lo, hi = min(a for a, _ in spans), max(b for _, b in spans)
+            xlim = tuple((np.array([lo, hi]) * 1e3).astype(np.int64).astype("datetime64[ms]"))
         for ax, panel in zip(axes.flat, panels):
             _draw(ax, panel, data.get(panel.title, []), mdates)
+            if xlim is not None and ax.has_data():
+                ax.set_xlim(*xlim)
         for ax in list(axes.flat)[len(panels):]:
             ax.set_visible(False)
-        fig.suptitle(title, fontsize=13, x=0.01, ha="left")
-        fig.tight_layout(rect=(0, 0, 1, 0.97))
+        lines = textwrap.wrap(title, width=int(52 * columns)) or [""]
+        fig.suptitle("\n".join(lines), fontsize=13, x=0.01, ha="left")
+        # Leave room for the title: about 0.25 inch per line of 13 pt text.
+        fig.tight_layout(rect=(0, 0, 1, 1 - (0.15 + 0.25 * len(lines)) / fig.get_figheight()))
         path = Path(path)
         fig.savefig(path, dpi=110, facecolor=fig.get_facecolor())
         plt.close(fig)
@@ -183,10 +195,11 @@ def _draw(ax, panel: Panel, series, mdates) -> None:
     ax.set_title(panel.title, fontsize=10, loc="left")
     ax.set_facecolor("#181b1f")
     ax.grid(True, color="#2c3235", linewidth=0.6)
-    drawn = 0
+    drawn, top = 0, 0.0
     for legend, t, v in series:
         if not np.isfinite(v).any():
             continue
+        top = max(top, float(np.nanmax(v)) * factor)
         when = (np.asarray(t, dtype=np.float64) * 1e3).astype(np.int64).astype("datetime64[ms]")
         ax.plot(when, v * factor, linewidth=1.3, label=legend[:40])
         drawn += 1
@@ -200,5 +213,5 @@ def _draw(ax, panel: Panel, series, mdates) -> None:
     ax.set_ylabel(unit, fontsize=8)
     ax.tick_params(labelsize=7)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))  # UTC
-    ax.set_ylim(bottom=0)
-    ax.legend(fontsize=7, loc="upper left", framealpha=0.4, ncol=2 if drawn > 4 else 1)
+    ax.set_ylim(bottom=0, top=max(ax.get_ylim()[1], top * 1.15) if top > 0 else None)
+    ax.legend(fontsize=7, loc="best", framealpha=0.5, ncol=2 if drawn > 4 else 1)

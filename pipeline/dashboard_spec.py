@@ -87,7 +87,7 @@ class Query:
 @dataclass(frozen=True)
 class Panel:
     title: str
-    unit: str  # a Grafana unit id: short, s, bytes, percentunit, ops, ...
+    unit: str  # a Grafana unit id: short, s, bytes, Bps, percentunit, ops
     queries: tuple[Query, ...]
     description: str = ""
     kind: str = "timeseries"  # or "table", "stat"
@@ -190,6 +190,19 @@ ROWS: tuple[Row, ...] = (
         Panel("Offsets out of retention", "short", (
             _q("increase", "rnnstream_offset_out_of_range_total", "topic", legend="{{topic}}"),
         ), "Committed offsets the broker had already deleted, over the time range.", kind="stat"),
+        Panel("Partitions assigned", "short", (
+            _q("gauge", "rnnstream_partitions_assigned", "instance", "source", legend="{{instance}} {{source}}"),
+        ), "Input partitions each member of the consumer group owns."),
+        Panel("Rebalances per second", "ops", (
+            _q("rate", "rnnstream_rebalances_total", "source", "kind", legend="{{source}} {{kind}}"),
+        )),
+        Panel("Changelog writes", "Bps", (
+            _q("rate", "rnnstream_changelog_bytes_total", "source", legend="{{source}}"),
+        ), "State bytes per second committed to the compacted changelog topic."),
+        Panel("Commit failures and recoveries per second", "ops", (
+            _q("rate", "rnnstream_commit_failures_total", "instance", legend="commit failures {{instance}}"),
+            _q("rate", "rnnstream_recoveries_total", "source", legend="recoveries {{source}}"),
+        ), "Failed commits are retried; a recovery rewinds to the last durable state."),
     )),
     Row("Audio and ASR", (
         Panel("Audio overflows per second", "ops", (
@@ -213,10 +226,10 @@ ROWS: tuple[Row, ...] = (
         )),
         Panel("CPU (cores)", "short", (
             _q("rate", "process_cpu_seconds_total", "instance", legend="{{instance}}"),
-        )),
+        ), snapshot=True),
         Panel("Resident memory", "bytes", (
             _q("gauge", "process_resident_memory_bytes", "instance", legend="{{instance}}"),
-        )),
+        ), snapshot=True),
         Panel("Models", "short", (
             _q("info", "rnnstream_model_info", "instance", "operator", "model", "sha256", "provider"),
         ), kind="table"),
