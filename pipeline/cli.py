@@ -20,6 +20,7 @@ __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 COMMAND_MODULES = (
     "rnnstream.commands_core",
     "rnnstream.commands_asr",
+    "rnnstream.commands_mic",
     "rnnstream.commands_dashboard",
     "rnnstream.bench.command",
 )

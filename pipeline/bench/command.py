@@ -38,6 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--json", type=Path, help="write the result rows as a JSON list")
     a.set_defaults(func=_cmd_asr)
 
+    from rnnstream.bench.mic import register_mic
+
+    register_mic(bsub)
+
 
 def _cmd_engine(args: argparse.Namespace) -> int:
     from rnnstream.bench.engine import format_table, run_engine_bench

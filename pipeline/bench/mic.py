@@ -1,0 +1,184 @@
+"""``rnnstream bench mic``: latency of live transcription through the real PortAudio path.
+
+Speech (espeak-ng sentences with silences between them, or ``--wav``) is played on an
+output device while the recogniser listens on an input device: a loopback (a PulseAudio
+null sink's monitor, or a speaker next to a microphone). Latencies are measured from the
+moment a chunk's last sample reached the process (its PortAudio callback):
+
+- ``partial``: to each partial result the chunk produced;
+- ``first_partial``: the same, for the first partial of each utterance;
+- ``endpoint_to_final``: from the chunk in which the endpoint fired to the final;
+- ``speech_end_to_final``: from the last word's audio to the final (this includes the
+  endpointer's trailing-silence rule, a design delay rather than a processing one).
+
+The device's own buffering (ADC to callback, as PortAudio reports it) is shown apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["register_mic", "run_mic_bench", "format_mic_table", "speech_program"]
+
+SENTENCES = (
+    "please turn on the kitchen lights",
+    "set an alarm for seven thirty tomorrow morning",
+    "what is the weather like in paris today",
+    "play some quiet music in the living room",
+    "remind me to call my sister at noon",
+)
+
+
+def register_mic(bench_sub: argparse._SubParsersAction) -> None:
+    """Adds ``mic`` to the ``bench`` command's subcommands."""
+    from rnnstream.commands_mic import add_mic_options
+
+    m = bench_sub.add_parser(
+        "mic",
+        help="audio-to-partial and endpoint-to-final latency of live transcription through PortAudio",
+        description="Plays speech on --output-device while transcribing --device (a loopback), and reports "
+        "p50/p99 latency from a chunk's arrival to its partial and from the endpoint to the final.",
+    )
+    m.add_argument("--model", default="builtin:asr")
+    m.add_argument("--provider", default="cpu", choices=("auto", "cpu", "cuda"))
+    m.add_argument("--device", help="input device (default: the default input)")
+    m.add_argument("--output-device", help="output device that plays the speech (default: the default output)")
+    m.add_argument("--wav", help="speech to play (default: espeak-ng sentences)")
+    m.add_argument("--utterances", type=int, default=5, help="sentences to play (default 5)")
+    m.add_argument("--gap-s", type=float, default=1.5, help="silence after each sentence (default 1.5 s)")
+    m.add_argument("--no-play", dest="play", action="store_false", help="play nothing; speak yourself")
+    m.add_argument("--seconds", type=float, default=None, help="listen this long (default: the program's length)")
+    m.add_argument("--chunk-ms", type=float, default=100.0)
+    m.add_argument("--json", type=Path, help="write the result row as JSON")
+    add_mic_options(m, record=False)
+    m.set_defaults(func=_cmd_mic)
+
+
+def speech_program(utterances: int, gap_s: float, wav: str | None = None) -> np.ndarray:
+    """16 kHz speech: ``utterances`` sentences, each followed by ``gap_s`` of silence."""
+    gap = np.zeros(int(gap_s * 16000), np.float32)
+    if wav:
+        from rnnstream.asr.wav import load_mono_16k
+
+        return np.concatenate([gap[:8000], load_mono_16k(wav), gap])
+    from rnnstream.asr.synth import SynthParams, synthesize
+    from rnnstream.asr.voices import Voice
+
+    parts = [gap[:8000]]
+    for i in range(utterances):
+        parts += [synthesize(Voice("espeak-ng", "en-us"), SENTENCES[i % len(SENTENCES)], SynthParams()), gap]
+    return np.concatenate(parts).astype(np.float32)
+
+
+def _onsets(levels: np.ndarray, chunk_s: float, *, threshold_db: float = -45.0, quiet_s: float = 0.3) -> list[int]:
+    """Chunks where the level rises above ``threshold_db`` after ``quiet_s`` below it."""
+    loud = levels > threshold_db
+    need = max(1, int(round(quiet_s / chunk_s)))
+    return [i for i in range(need, loud.size) if loud[i] and not loud[i - need : i].any()]
+
+
+def run_mic_bench(source, transcriber, *, seconds: float, player=None) -> dict:
+    """Listen for ``seconds`` of audio on a started ``source``; ``player()`` starts the playback."""
+    from rnnstream.mic_live import LiveTranscription
+
+    live = LiveTranscription(source, transcriber)
+    results = []
+    if player is not None:
+        player()
+    while live.seconds < seconds:
+        results += live.step(0.1)
+    results += live.finish()
+    chunk_s = transcriber.chunk / 16000
+    levels = np.array([r.peak_dbfs for r in results])
+    first_partial_after_onset = []
+    for i in _onsets(levels, chunk_s):
+        t0 = results[i].arrival
+        hit = next((r for r in results[i:] if any(e["type"] == "partial" for e in r.events)), None)
+        if hit is not None and np.isfinite(t0) and not hit.at_end:
+            first_partial_after_onset.append(hit.done - t0)
+    s = live.latency.summary()
+    delay = source.input_delay()
+    row = {
+        "device": source.device.name, "capture_rate": source.capture_rate, "chunk_ms": chunk_s * 1000,
+        "seconds": round(live.seconds, 2), "overflows": source.overflows,
+        "device_overflows": source.device_overflows,
+        "input_delay_ms": round(delay * 1000, 2) if np.isfinite(delay) else None,
+        "onset_to_first_partial_n": len(first_partial_after_onset),
+        "onset_to_first_partial_p50_ms": _pct(first_partial_after_onset, 50),
+        "onset_to_first_partial_p99_ms": _pct(first_partial_after_onset, 99),
+    }
+    for name, key in (("partial", "partial"), ("first_partial", "first_partial"),
+                      ("endpoint_to_final", "final"), ("speech_end_to_final", "speech_end_to_final"),
+                      ("processing", "processing")):
+        row[f"{name}_n"] = s[f"{key}_n"]
+        row[f"{name}_p50_ms"] = s[f"{key}_p50_ms"]
+        row[f"{name}_p99_ms"] = s[f"{key}_p99_ms"]
+    return row
+
+
+def _pct(v: list[float], q: float):
+    return round(float(np.percentile(v, q)) * 1000, 2) if v else None
+
+
+def format_mic_table(row: dict) -> str:
+    """A markdown table of the latency rows.
+
+    >>> print(format_mic_table({"partial_n": 2, "partial_p50_ms": 3.0, "partial_p99_ms": 4.5}).splitlines()[2])
+    | chunk arrival -> partial | 2 | 3.0 | 4.5 |
+    """
+    names = (("partial", "chunk arrival -> partial"), ("first_partial", "chunk arrival -> first partial"),
+             ("onset_to_first_partial", "speech onset chunk -> first partial"),
+             ("endpoint_to_final", "endpoint chunk -> final"), ("speech_end_to_final", "last word -> final"),
+             ("processing", "recogniser time per chunk"))
+    out = ["| latency | n | p50 ms | p99 ms |", "|---|---:|---:|---:|"]
+    for key, label in names:
+        if f"{key}_n" not in row:
+            continue
+        p50, p99 = row.get(f"{key}_p50_ms"), row.get(f"{key}_p99_ms")
+        out.append(f"| {label} | {row[f'{key}_n']} | {'-' if p50 is None else p50} | {'-' if p99 is None else p99} |")
+    return "\n".join(out)
+
+
+def _cmd_mic(args: argparse.Namespace) -> int:
+    from rnnstream.connectors.microphone import load_sounddevice
+    from rnnstream.metrics import get_metrics
+    from rnnstream.mic_cli import open_source, warm_up
+    from rnnstream.transcribe import Transcriber, load_asr
+
+    op = load_asr(args.model, provider=args.provider, chunk_ms=args.chunk_ms)
+    warm_up(op)
+    tr = Transcriber(op)
+    program = speech_program(args.utterances, args.gap_s, args.wav) if args.play else None
+    seconds = args.seconds or (program.size / 16000 + 0.5 if program is not None else 30.0)
+    src = open_source(args, get_metrics())
+    player = None
+    if program is not None:
+        sd = load_sounddevice()
+
+        def player() -> None:
+            sd.play(program, 16000, device=args.output_device)
+
+    try:
+        t0 = time.monotonic()
+        row = run_mic_bench(src, tr, seconds=seconds, player=player)
+        row["wall_s"] = round(time.monotonic() - t0, 2)
+    finally:
+        src.close()
+        if program is not None:
+            load_sounddevice().stop()
+    row["model"] = str(args.model)
+    print(f"rnnstream bench mic on {platform.machine()}: {row['device']} at {row['capture_rate']} Hz, "
+          f"{row['chunk_ms']:g} ms chunks, {row['seconds']:.1f} s of audio")
+    print(format_mic_table(row))
+    delay = row["input_delay_ms"]
+    print(f"\ndevice input delay (ADC -> callback, PortAudio): {'-' if delay is None else f'{delay} ms'}; "
+          f"overflows {row['overflows']} (ring) / {row['device_overflows']} (device)")
+    if args.json:
+        args.json.write_text(json.dumps(row, indent=1) + "\n")
+    return 0
