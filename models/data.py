@@ -18,21 +18,31 @@ from __future__ import annotations
 
 import csv
 import json
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rnnstream.errors import ConfigError
 from rnnstream.features import normalize_sequence
 
+if TYPE_CHECKING:
+    from rnnstream.models.train_config import TrainConfig
+
 __all__ = [
     "Series",
     "Segments",
+    "PreparedData",
+    "prepare_data",
     "load_series",
     "read_table",
     "make_targets",
     "build_segments",
+    "time_features",
+    "seconds_of",
+    "TIME_FEATURES",
     "TIME_COLUMNS",
     "TARGET_CLIP",
 ]
@@ -185,6 +195,35 @@ def make_targets(values: np.ndarray, *, alpha_min: float, horizon: int) -> tuple
     return z, target, valid
 
 
+TIME_FEATURES = {"day": 86_400.0, "week": 604_800.0}
+
+
+def seconds_of(timestamps: np.ndarray) -> np.ndarray:
+    """Event times as float seconds since the epoch (datetime64 or numbers already in seconds)."""
+    ts = np.asarray(timestamps)
+    if np.issubdtype(ts.dtype, np.datetime64):
+        return ts.astype("datetime64[us]").astype(np.int64) / 1e6
+    return ts.astype(np.float64)
+
+
+def time_features(seconds: np.ndarray, names: list[str] | tuple[str, ...]) -> np.ndarray:
+    """Phase of each named cycle as (sin, cos) pairs, ``[T, 2 * len(names)]``.
+
+    Cycles are measured from the Unix epoch in the timestamps' own clock (no time zone), so
+    a model learns "same time of day" wherever its data comes from.
+
+    >>> (time_features(np.array([0.0, 21_600.0]), ["day"]).round(6) + 0.0).tolist()
+    [[0.0, 1.0], [1.0, 0.0]]
+    """
+    cols = []
+    for name in names:
+        if name not in TIME_FEATURES:
+            raise ConfigError(f"time feature {name!r}: must be one of {sorted(TIME_FEATURES)}")
+        phase = 2.0 * np.pi * np.mod(seconds, TIME_FEATURES[name]) / TIME_FEATURES[name]
+        cols += [np.sin(phase), np.cos(phase)]
+    return np.stack(cols, axis=1) if cols else np.zeros((np.asarray(seconds).shape[0], 0))
+
+
 @dataclass(frozen=True, eq=False)
 class Segments:
     """Equal-length training lanes: ``z`` [N, L, D], ``target`` [N, L, H, D], ``weight`` [N, L, H].
@@ -236,9 +275,9 @@ def build_segments(
             lanes.append((z[lo:hi], target[lo:hi], w))
     if not lanes:
         raise ConfigError("no training segments: the series are too short for the chosen split")
-    d, h = lanes[0][0].shape[1], lanes[0][1].shape[1]
+    width, (h, d) = lanes[0][0].shape[1], lanes[0][1].shape[1:]
     n = len(lanes)
-    zs = np.zeros((n, length, d), np.float32)
+    zs = np.zeros((n, length, width), np.float32)
     ts = np.zeros((n, length, h, d), np.float32)
     ws = np.zeros((n, length, h), np.float32)
     for i, (z, t, w) in enumerate(lanes):
@@ -246,3 +285,68 @@ def build_segments(
         ts[i, : z.shape[0]] = t
         ws[i, : z.shape[0]] = w
     return Segments(zs, ts, ws)
+
+
+@dataclass
+class PreparedData:
+    """A run's data: training lanes plus whole series for validation, and where it came from."""
+
+    segments: Segments
+    val_z: np.ndarray  # [S, T, D] whole series, zero-padded
+    val_target: np.ndarray  # [S, T, H, D]
+    val_weight: np.ndarray  # [S, T, H], 1 only on held-out targets
+    value_dim: int
+    description: dict[str, Any]
+
+
+def _load(cfg: TrainConfig) -> tuple[list[Series], dict[str, Any]]:
+    if cfg.data is not None:
+        series = load_series(cfg.data, time_col=cfg.time_col, key_col=cfg.key_col, value_cols=cfg.value_cols)
+        root = Path(cfg.data)
+        files = sorted(root.rglob("*")) if root.is_dir() else [root]
+        h = hashlib.sha256()
+        for p in (p for p in files if p.is_file()):
+            h.update(p.read_bytes())
+        desc = {"source": "files", "path": str(cfg.data), "sha256": h.hexdigest()}
+    else:
+        from rnnstream.models.synthdata import synthetic_series
+
+        spec = cfg.synthetic
+        series = synthetic_series(
+            seed=spec.seed, keys=spec.keys, steps=spec.steps, step_s=spec.step_s,
+            anomaly_rate=spec.anomaly_rate, recipe=spec.recipe,
+        )
+        desc = {"source": "synthetic", "generator": "rnnstream.models.synthdata.synthetic_series "
+                "(families over rnnstream.synthetic.generate_series)", **spec.model_dump(mode="json")}
+    desc.update(keys=len(series), rows=int(sum(s.values.shape[0] for s in series)))
+    return series, desc
+
+
+def prepare_data(cfg: TrainConfig) -> PreparedData:
+    """Load the config's data, normalise it as the runtime does, split and segment it."""
+    series, desc = _load(cfg)
+    horizon = cfg.horizon_steps
+    prepared, val_parts = [], []
+    for s in series:
+        t_len = s.values.shape[0]
+        n_train = int(round(t_len * (1.0 - cfg.val_fraction)))
+        if n_train < 2:
+            continue
+        z, target, valid = make_targets(s.values, alpha_min=cfg.alpha_min, horizon=horizon)
+        if cfg.time_features:
+            z = np.concatenate([z, time_features(seconds_of(s.timestamps), cfg.time_features)], axis=1)
+        prepared.append((z, target, valid, n_train))
+        t_idx = np.arange(t_len)[:, None] + np.arange(1, horizon + 1)[None, :]
+        val_parts.append((z, target, (valid & (t_idx >= n_train)).astype(np.float32)))
+    if not prepared:
+        raise ConfigError("every series is too short to train on")
+    segments = build_segments(prepared, segment_len=cfg.window * cfg.segment_windows, burn_in=cfg.burn_in)
+    t_max = max(v[0].shape[0] for v in val_parts)
+    d = prepared[0][1].shape[2]
+    vz = np.zeros((len(val_parts), t_max, prepared[0][0].shape[1]), np.float32)
+    vt = np.zeros((len(val_parts), t_max, horizon, d), np.float32)
+    vw = np.zeros((len(val_parts), t_max, horizon), np.float32)
+    for i, (z, t, w) in enumerate(val_parts):
+        vz[i, : z.shape[0]], vt[i, : z.shape[0]], vw[i, : z.shape[0]] = z, t, w
+    desc["train_lanes"] = len(segments)
+    return PreparedData(segments, vz, vt, vw, d, desc)

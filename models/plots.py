@@ -7,11 +7,14 @@ from pathlib import Path
 __all__ = ["plot_loss_curves"]
 
 
-def plot_loss_curves(history: list[dict], path: str | Path, *, title: str = "") -> Path:
+def plot_loss_curves(
+    history: list[dict], path: str | Path, *, title: str = "", train_curve: list[tuple[int, float]] | None = None
+) -> Path:
     """Plot train and validation pinball loss against the optimiser step.
 
     ``history`` rows are ``{"step", "train_loss", "val_loss", "lr"}`` (``val_loss`` may be
-    None when there is no validation split). Returns the written path.
+    None when there is no validation split); ``train_curve`` (step, loss) pairs, when
+    given, draw the training loss at a finer grain than the evaluations. Returns the path.
     """
     import matplotlib
 
@@ -23,7 +26,10 @@ def plot_loss_curves(history: list[dict], path: str | Path, *, title: str = "") 
     steps = [r["step"] for r in history]
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     try:
-        ax.plot(steps, [r["train_loss"] for r in history], label="train", color="tab:blue")
+        if train_curve:
+            ax.plot(*zip(*train_curve), label="train", color="tab:blue", linewidth=1, alpha=0.8)
+        else:
+            ax.plot(steps, [r["train_loss"] for r in history], label="train", color="tab:blue")
         val = [(r["step"], r["val_loss"]) for r in history if r.get("val_loss") is not None]
         if val:
             ax.plot(*zip(*val), label="validation", color="tab:orange", marker="o", markersize=3)

@@ -49,6 +49,7 @@ class LikelihoodSpec(_Frozen):
     warmup: int = Field(50, ge=0)
     long_alpha: float = Field(0.002, gt=0, le=1)
     short_alpha: float = Field(0.2, gt=0, le=1)
+    hold: int = Field(0, ge=0, description="events a key stays quiet after an alert (operators that support it)")
 
 
 class TrainConfig(_Frozen):
@@ -69,6 +70,9 @@ class TrainConfig(_Frozen):
     horizon: int | None = Field(None, ge=1, description="default 12 for forecast, 1 for anomaly")
     quantiles: list[float] = Field(default_factory=lambda: [0.1, 0.5, 0.9], min_length=2)
     alpha_min: float = Field(0.005, gt=0, le=1)
+    time_features: list[Literal["day", "week"]] = Field(
+        default_factory=list, description="extra (sin, cos) inputs per cycle; the runtime must supply them too"
+    )
 
     window: int = Field(64, ge=2, description="truncated-BPTT window (steps per optimiser step)")
     segment_windows: int = Field(8, ge=1, description="windows per lane; state is carried across them")

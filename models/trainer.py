@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import logging
 import math
 import shutil
@@ -35,27 +34,17 @@ import torch
 from rnnstream.errors import ConfigError
 from rnnstream.manifest import Manifest
 from rnnstream.models.checkpoint import load_checkpoint, save_checkpoint
-from rnnstream.models.data import Segments, Series, build_segments, load_series, make_targets
+from rnnstream.models.data import PreparedData, prepare_data
 from rnnstream.models.export import check_streaming_parity, export_model
 from rnnstream.models.network import RNNConfig, StreamingRNN
 from rnnstream.models.plots import plot_loss_curves
 from rnnstream.models.train_config import LikelihoodSpec, TrainConfig, config_digest
 
-__all__ = ["train", "TrainResult", "pinball_loss", "prepare_data", "PreparedData"]
+__all__ = ["train", "TrainResult", "pinball_loss", "prepare_data"]
 
 log = logging.getLogger(__name__)
 
 _LR_FLOOR = 0.05  # cosine/step schedules end at this fraction of the peak LR
-
-
-@dataclass
-class PreparedData:
-    segments: Segments
-    val_z: np.ndarray  # [S, T, D] whole series, zero-padded
-    val_target: np.ndarray  # [S, T, H, D]
-    val_weight: np.ndarray  # [S, T, H], 1 only on held-out targets
-    value_dim: int
-    description: dict[str, Any]
 
 
 @dataclass
@@ -84,57 +73,6 @@ def pinball_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
     diff = target.unsqueeze(3) - pred
     per = torch.maximum(q * diff, (q - 1.0) * diff).mean(dim=(3, 4))
     return (per * weight).sum() / weight.sum().clamp_min(1e-9)
-
-
-def _load(cfg: TrainConfig) -> tuple[list[Series], dict[str, Any]]:
-    if cfg.data is not None:
-        series = load_series(cfg.data, time_col=cfg.time_col, key_col=cfg.key_col, value_cols=cfg.value_cols)
-        root = Path(cfg.data)
-        files = sorted(root.rglob("*")) if root.is_dir() else [root]
-        h = hashlib.sha256()
-        for p in (p for p in files if p.is_file()):
-            h.update(p.read_bytes())
-        desc = {"source": "files", "path": str(cfg.data), "sha256": h.hexdigest()}
-    else:
-        from rnnstream.models.synthdata import synthetic_series
-
-        spec = cfg.synthetic
-        series = synthetic_series(
-            seed=spec.seed, keys=spec.keys, steps=spec.steps, step_s=spec.step_s,
-            anomaly_rate=spec.anomaly_rate, recipe=spec.recipe,
-        )
-        desc = {"source": "synthetic", "generator": "rnnstream.models.synthdata.synthetic_series "
-                "(families over rnnstream.synthetic.generate_series)", **spec.model_dump(mode="json")}
-    desc.update(keys=len(series), rows=int(sum(s.values.shape[0] for s in series)))
-    return series, desc
-
-
-def prepare_data(cfg: TrainConfig) -> PreparedData:
-    """Load the config's data, normalise it as the runtime does, split and segment it."""
-    series, desc = _load(cfg)
-    horizon = cfg.horizon_steps
-    prepared, val_parts = [], []
-    for s in series:
-        t_len = s.values.shape[0]
-        n_train = int(round(t_len * (1.0 - cfg.val_fraction)))
-        if n_train < 2:
-            continue
-        z, target, valid = make_targets(s.values, alpha_min=cfg.alpha_min, horizon=horizon)
-        prepared.append((z, target, valid, n_train))
-        t_idx = np.arange(t_len)[:, None] + np.arange(1, horizon + 1)[None, :]
-        val_parts.append((z, target, (valid & (t_idx >= n_train)).astype(np.float32)))
-    if not prepared:
-        raise ConfigError("every series is too short to train on")
-    segments = build_segments(prepared, segment_len=cfg.window * cfg.segment_windows, burn_in=cfg.burn_in)
-    t_max = max(v[0].shape[0] for v in val_parts)
-    d = prepared[0][0].shape[1]
-    vz = np.zeros((len(val_parts), t_max, d), np.float32)
-    vt = np.zeros((len(val_parts), t_max, horizon, d), np.float32)
-    vw = np.zeros((len(val_parts), t_max, horizon), np.float32)
-    for i, (z, t, w) in enumerate(val_parts):
-        vz[i, : z.shape[0]], vt[i, : z.shape[0]], vw[i, : z.shape[0]] = z, t, w
-    desc["train_lanes"] = len(segments)
-    return PreparedData(segments, vz, vt, vw, d, desc)
 
 
 def _lr_factor(cfg: TrainConfig, step: int) -> float:
@@ -189,7 +127,8 @@ class _Run:
         self.horizon = cfg.horizon_steps
         self.q = torch.tensor(cfg.quantiles, dtype=torch.float32)
         self.net_cfg = RNNConfig(
-            cell=cfg.cell, input_size=data.value_dim, hidden_size=cfg.hidden, num_layers=cfg.layers,
+            cell=cfg.cell, input_size=data.value_dim + 2 * len(cfg.time_features), hidden_size=cfg.hidden,
+            num_layers=cfg.layers,
             output_size=self.horizon * len(cfg.quantiles) * data.value_dim, dropout=cfg.dropout,
         )
         self.net = StreamingRNN(self.net_cfg)
@@ -200,6 +139,7 @@ class _Run:
         self.carry: tuple[torch.Tensor, ...] | None = None
         self.history: list[dict] = []
         self.pending: list[float] = []  # train losses since the last evaluation
+        self.curve: list[tuple[int, float]] = []  # (step, mean train loss) every few steps, for the plot
         self.best_val: float | None = None
         self.best_step = 0
         self.best_state = copy.deepcopy(self.net.state_dict())
@@ -210,7 +150,7 @@ class _Run:
         return {
             "digest": digest, "step": self.step, "cursor": self.cursor, "carry": self.carry,
             "model": self.net.state_dict(), "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
-            "rng": torch.get_rng_state(), "history": self.history, "pending": self.pending,
+            "rng": torch.get_rng_state(), "history": self.history, "pending": self.pending, "curve": self.curve,
             "best_val": self.best_val, "best_step": self.best_step, "best_state": self.best_state,
             "bad_evals": self.bad_evals, "done": self.done,
         }
@@ -220,7 +160,7 @@ class _Run:
         self.opt.load_state_dict(ck["optimizer"])
         self.sched.load_state_dict(ck["scheduler"])
         torch.set_rng_state(ck["rng"])
-        for name in ("step", "cursor", "carry", "history", "pending", "best_val", "best_step", "best_state",
+        for name in ("step", "cursor", "carry", "history", "pending", "curve", "best_val", "best_step", "best_state",
                      "bad_evals", "done"):
             setattr(self, name, ck[name])
         self.cursor = tuple(self.cursor)
@@ -282,6 +222,9 @@ def _train_loop(run: _Run, data: PreparedData, digest: str, stop_at_step: int | 
                 run.step += 1
                 lv = float(loss.detach())
                 run.pending.append(lv)
+                every = max(1, cfg.eval_every // 10)
+                if run.step % every == 0:
+                    run.curve.append((run.step, float(np.mean(run.pending[-every:]))))
                 ema = lv if ema is None else 0.95 * ema + 0.05 * lv
                 if run.step % cfg.eval_every == 0 or run.step >= cfg.max_steps:
                     _evaluate(run, data)
@@ -309,6 +252,8 @@ def _export(run: _Run, cfg: TrainConfig, data: PreparedData, command: str | None
         "value_dim": data.value_dim, "horizon": run.horizon, "quantiles": list(cfg.quantiles),
         "alpha_min": cfg.alpha_min,
     }
+    if cfg.time_features:
+        features["time_features"] = list(cfg.time_features)
     if cfg.task == "anomaly":
         features["likelihood"] = (cfg.likelihood or LikelihoodSpec()).model_dump(mode="json")
     training = {
@@ -378,7 +323,8 @@ def train(
         return result
     plot = Path(cfg.plot) if cfg.plot else Path(cfg.out).with_name(Path(cfg.out).stem + "_loss.png")
     if run.history:
-        result.plot_path = plot_loss_curves(run.history, plot, title=f"{cfg.model_name} ({cfg.cell}, h={cfg.hidden})")
+        result.plot_path = plot_loss_curves(run.history, plot, title=f"{cfg.model_name} ({cfg.cell}, h={cfg.hidden})",
+                                            train_curve=run.curve)
     result.seconds = time.monotonic() - t0
     result.onnx_path, result.manifest, result.parity_error = _export(run, cfg, data, command, result.seconds)
     log.info("exported %s after %d steps (best val %.5f at step %d; parity %.1e)", result.onnx_path,

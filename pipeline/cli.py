@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "rnnstream.commands_core",
     "rnnstream.commands_asr",
     "rnnstream.commands_mic",
+    "rnnstream.commands_train",
+    "rnnstream.commands_eval",
     "rnnstream.commands_dashboard",
     "rnnstream.bench.command",
 )

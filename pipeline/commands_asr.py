@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-__all__ = ["register", "register_train_asr"]
+__all__ = ["register", "register_train_asr", "register_eval_asr"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,45 @@ def register_train_asr(train_sub: argparse._SubParsersAction) -> None:
     a.add_argument("--threads", type=int, default=2)
     a.add_argument("--resume", action="store_true", help="continue from the checkpoint in --checkpoint-dir")
     a.set_defaults(func=_cmd_train_asr)
+
+
+def register_eval_asr(eval_sub: argparse._SubParsersAction) -> None:
+    """Adds ``asr`` to the ``eval`` command's subcommands."""
+    e = eval_sub.add_parser(
+        "asr",
+        help="WER/CER per voice, RTF, latencies and streamed == whole-file, with pocketsphinx beside it",
+        description="Streams every utterance of a corpus manifest (many at once through the batcher), "
+        "scores finals against the reference text, and decodes the same audio with pocketsphinx when "
+        "it is installed (a benchmark peer, never a dependency).",
+    )
+    e.add_argument("--manifest", type=Path, required=True, help="corpus manifest.jsonl (e.g. from corpus speech --split eval)")
+    e.add_argument("--model", default="builtin:asr")
+    e.add_argument("--limit", type=int, default=None, help="only the first N utterances")
+    e.add_argument("--no-peer", action="store_true", help="skip pocketsphinx")
+    e.add_argument("--json", type=Path, help="write the result as JSON")
+    e.set_defaults(func=_cmd_eval_asr)
+
+
+def _cmd_eval_asr(args: argparse.Namespace) -> int:
+    from rnnstream.evaluation.asr_eval import evaluate_asr
+    from rnnstream.transcribe import Transcriber, load_asr
+
+    result = evaluate_asr(Transcriber(load_asr(args.model, provider="cpu")), str(args.manifest), limit=args.limit,
+                          peer=not args.no_peer)
+    peer = "pocketsphinx_wer" in result
+    print(f"| voice | utterances | WER | CER |{' pocketsphinx WER |' if peer else ''}")
+    print(f"|---|---:|---:|---:|{'---:|' if peer else ''}")
+    for v, r in result["voices"].items():
+        extra = f" {100 * r['pocketsphinx_wer']:.1f} % |" if peer else ""
+        print(f"| {v} | {r['utterances']} | {100 * r['wer']:.1f} % | {100 * r['cer']:.1f} % |{extra}")
+    extra = f" {100 * result['pocketsphinx_wer']:.1f} % |" if peer else ""
+    print(f"| all | {result['utterances']} | {100 * result['wer']:.1f} % | {100 * result['cer']:.1f} % |{extra}")
+    fp, ef = result["first_partial_latency_s"], result["endpoint_to_final_latency_s"]
+    print(f"RTF {result['rtf']:.4f}; first partial p50 {fp['p50']} s; endpoint->final p50 {ef['p50']} s; "
+          f"streamed == whole-file on {result['streamed_equals_whole_count']}/{result['utterances']}")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    return 0
 
 
 def _cmd_transcribe(args: argparse.Namespace) -> int:

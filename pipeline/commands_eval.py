@@ -61,6 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                             ("--long-alpha", "long_alpha", float), ("--short-alpha", "short_alpha", float)):
         a.add_argument(flag, dest=dest, type=typ, default=None, help="override the manifest's likelihood setting")
     a.set_defaults(func=_cmd_anomaly)
+    from rnnstream.commands_asr import register_eval_asr
+
+    register_eval_asr(kinds)
 
 
 def format_forecast_table(summary: dict) -> str:

@@ -62,6 +62,7 @@ FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--lik-warmup", "likelihood.warmup", int, "anomaly: events before a key's likelihood is reported"),
     ("--lik-long-alpha", "likelihood.long_alpha", float, "anomaly: weight of the long-term error average"),
     ("--lik-short-alpha", "likelihood.short_alpha", float, "anomaly: weight of the short-term error average"),
+    ("--lik-hold", "likelihood.hold", int, "anomaly: events a key stays quiet after an alert"),
 )
 
 
@@ -84,6 +85,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         t.add_argument("--no-progress", action="store_true", help="no progress bar")
         t.add_argument("--stop-after-steps", type=int, default=None, help=argparse.SUPPRESS)
         t.set_defaults(func=_cmd_train)
+    from rnnstream.commands_asr import register_train_asr
+
+    register_train_asr(tasks)
 
 
 def _set(tree: dict, dotted: str, value: Any) -> None:

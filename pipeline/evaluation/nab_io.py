@@ -165,6 +165,9 @@ def write_windows_json(path: str | Path, windows: Mapping[str, Sequence]) -> Pat
     """Write windows in ``combined_windows.json`` form (timestamps with microseconds)."""
     out = {}
     for name, pairs in windows.items():
+        if not pairs:  # a file without anomalies has an empty window list in NAB's layout
+            out[name] = []
+            continue
         stamps = format_timestamps([t for pair in pairs for t in pair], fraction=True).tolist()
         out[name] = [[stamps[i], stamps[i + 1]] for i in range(0, len(stamps), 2)]
     path = Path(path)

@@ -4,7 +4,9 @@ At each event the operator compares the value with the prediction the model made
 the previous event, scaled by that prediction's p10-p90 width. Each key keeps a long-term
 and a short-term average of this (log) error; the anomaly likelihood is the Gaussian tail
 probability of the short-term average under the long-term distribution, in 0..1.
-An alert is raised when the likelihood reaches ``threshold``.
+An alert is raised when the likelihood reaches ``threshold``; the key then cannot alert
+again for ``hold`` events, so one incident raises one alert (NAB, like an on-call
+engineer, counts every further alert outside the incident's window as a false positive).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class AnomalyOperator(Operator):
         warmup: int | None = None,
         long_alpha: float | None = None,
         short_alpha: float | None = None,
+        hold: int | None = None,
     ) -> None:
         f = session.manifest.features.get("likelihood", {})
         self.name = name
@@ -57,6 +60,7 @@ class AnomalyOperator(Operator):
         self.warmup = int(warmup if warmup is not None else f.get("warmup", 50))
         self.long_alpha = float(long_alpha if long_alpha is not None else f.get("long_alpha", 0.002))
         self.short_alpha = float(short_alpha if short_alpha is not None else f.get("short_alpha", 0.2))
+        self.hold = int(hold if hold is not None else f.get("hold", 0))
         d = self.model.dim
         self._mid = self.model.quantiles.index(0.5) if 0.5 in self.model.quantiles else len(self.model.quantiles) // 2
         self.spec = StateSpec(
@@ -69,6 +73,7 @@ class AnomalyOperator(Operator):
                 ExtraSpec("err_mean", (), "float64"),
                 ExtraSpec("err_var", (), "float64"),
                 ExtraSpec("err_short", (), "float64"),
+                ExtraSpec("since_alert", (), "float64", np.inf),
             ),
         )
         self.value_shape = (d,)
@@ -89,6 +94,11 @@ class AnomalyOperator(Operator):
         # event joins it, so a burst cannot mask itself.
         std = np.sqrt(np.maximum(var, 1e-6))
         score = np.where(count > self.warmup, gaussian_tail((short - mean) / std), 0.0)
+        since = state["since_alert"] + 1.0
+        # Inside the hold-off an alert-level score is reported as 0; lower scores pass as they are.
+        score = np.where((since <= self.hold) & (score >= self.threshold), 0.0, score)
+        alert = score >= self.threshold
+        since = np.where(alert, 0.0, since)
         delta = raw - mean
         mean = mean + a_long * delta
         var = (1.0 - a_long) * (var + a_long * delta * delta)
@@ -100,5 +110,6 @@ class AnomalyOperator(Operator):
             err_mean=mean,
             err_var=var,
             err_short=short,
+            since_alert=since,
         )
-        return {"score": score, "raw": raw, "alert": score >= self.threshold}, new_state
+        return {"score": score, "raw": raw, "alert": alert}, new_state

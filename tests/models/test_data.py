@@ -112,3 +112,15 @@ def test_synthetic_corpus_is_deterministic_and_covers_every_family():
     assert {s.key.split("_")[0] for s in basic} == {"basic"}
     with pytest.raises(ConfigError):
         synthetic_series(seed=4, keys=3, steps=300, recipe="fancy")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(0, 4e9), st.integers(0, 20))
+def test_time_features_repeat_every_cycle(t, days):
+    from rnnstream.models.data import time_features
+
+    a = time_features(np.array([t, t + 86_400.0 * days]), ["day"])
+    assert np.allclose(a[0], a[1], atol=1e-6)
+    assert np.allclose((a[:, 0] ** 2 + a[:, 1] ** 2), 1.0)
+    with pytest.raises(ConfigError):
+        time_features(np.array([t]), ["month"])

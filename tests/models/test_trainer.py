@@ -158,3 +158,11 @@ def test_early_stopping_keeps_the_best_weights(tmp_path, monkeypatch):
     manifest, _ = load_manifest(tmp_path / "m.json")
     assert manifest.training["stopped"] == "early_stop"
     assert json.dumps(manifest.training)  # the metadata is plain JSON
+
+
+def test_time_features_widen_the_model_input_and_are_declared(tmp_path):
+    cfg = tiny(tmp_path, max_steps=3, time_features=["day", "week"])
+    res = train(cfg, progress=False)
+    assert res.net.config.input_size == 1 + 4
+    manifest, _ = load_manifest(tmp_path / "m.json")
+    assert manifest.features["time_features"] == ["day", "week"]
