@@ -23,7 +23,7 @@ from rnnstream.session import load_session
 
 __all__ = ["build_pipeline", "build_operator", "resolve_model", "BUILTIN_MODELS"]
 
-BUILTIN_MODELS = ("forecast", "anomaly")
+BUILTIN_MODELS = ("forecast", "anomaly", "asr")
 
 
 def resolve_model(spec: str) -> Path:
