@@ -64,11 +64,11 @@ class KafkaSource:
     """See :class:`~rnnstream.config.KafkaSourceConfig`. The pipeline calls :meth:`bind` first."""
 
     def __init__(self, cfg: KafkaSourceConfig, keys: KeyTable, *, width: int,
-                 registry: CollectorRegistry | None = None) -> None:
+                 registry: CollectorRegistry | None = None, backend: Backend | None = None) -> None:
         self.name = cfg.name
         self.cfg = cfg
         self.metrics = get_metrics(registry)
-        self.backend = load_backend(cfg.library)
+        self.backend = backend or load_backend(cfg.library)
         self.decoder = WireDecoder(
             cfg.name, keys, width=width, fmt=cfg.format, key_field=cfg.key_field, ts_field=cfg.ts_field,
             value_fields=list(cfg.value_fields), max_record_bytes=cfg.max_record_bytes, sample_rate=cfg.sample_rate,
@@ -84,11 +84,16 @@ class KafkaSource:
         self._consumer = None
         self._changelog: KafkaChangelog | None = None
         self._restoring: dict[TP, float] = {}
+        self._restore_done, self._restore_total = 0, 0
         self._lag_at = 0.0
         self._retention_checked: dict[TP, float] = {}
         self._warn = RateLimitedLogger(log)
 
     # -- wiring -----------------------------------------------------------------------------
+
+    @property
+    def paused(self) -> bool:  # backpressure holds every partition until the next commit
+        return self._paused
     def bind(self, host) -> None:
         """Join the group. ``host`` lends the pipeline's stores and ``drain()`` (see StateHost)."""
         cfg = self.cfg
@@ -101,7 +106,8 @@ class KafkaSource:
             need = max(counts.values())
             have = admin.partitions(cfg.changelog)
             if have is None:
-                admin.create(cfg.changelog, cfg.changelog_partitions or need, {"cleanup.policy": "compact"})
+                admin.create(cfg.changelog, cfg.changelog_partitions or need, {"cleanup.policy": "compact"},
+                             cfg.changelog_replication)
                 log.info("created changelog topic %s (%d partitions, compacted)", cfg.changelog,
                          cfg.changelog_partitions or need)
             elif have < need:
@@ -111,7 +117,8 @@ class KafkaSource:
         finally:
             admin.close()
         self._host = host
-        self._changelog = KafkaChangelog(self.backend, cfg.bootstrap_servers, cfg.client, cfg.changelog)
+        self._changelog = KafkaChangelog(self.backend, cfg.bootstrap_servers, cfg.client, cfg.changelog,
+                                         timeout_s=cfg.commit_timeout_s)
         self._state = PartitionedState(host, self._changelog, chunk_bytes=cfg.changelog_chunk_bytes,
                                        on_progress=self._progress)
         host.on_release(self._state.forget)
@@ -151,8 +158,8 @@ class KafkaSource:
         kind = "lost" if lost else "revoked"
         self.metrics.rebalances.labels(self.name, kind).inc()
         self.metrics.partitions_assigned.labels(self.name).set(len(self.positions) + len(self._restoring))
-        log.info("partitions %s %s: state of %d keys flushed and dropped in %.2fs", kind, _fmt(tps), dropped,
-                 time.monotonic() - t0)
+        log.info("partitions %s %s: state of %d keys %s in %.2fs", kind, _fmt(tps), dropped,
+                 "dropped (another member may own them)" if lost else "flushed and dropped", time.monotonic() - t0)
 
     def assigned(self, tps: list[TP]) -> dict[TP, int]:
         """Restore each partition from the changelog; it resumes at the offset the changelog names."""
@@ -160,6 +167,7 @@ class KafkaSource:
         t0 = time.monotonic()
         for tp in tps:
             self._restoring.setdefault(tp, 0.0)
+        self._restore_done, self._restore_total = 0, len(tps)
         out: dict[TP, int] = {}
         for tp in tps:
             offset = self._state.restore(*tp)
@@ -173,7 +181,8 @@ class KafkaSource:
             offset = self._check_retention(tp, offset)
             out[tp] = offset
             self._restoring[tp] = 1.0
-            self._progress(1.0)
+            self._restore_done += 1
+            self._progress(0.0)
             log.info("partition %s/%d resumes at offset %d from %s", tp[0], tp[1], offset, origin)
         for tp, off in out.items():
             self.positions[tp] = off
@@ -203,9 +212,10 @@ class KafkaSource:
         return offset
 
     def _progress(self, fraction: float) -> None:
-        if self._restoring:
-            done = sum(self._restoring.values())
-            self.metrics.restore_progress.labels(self.name).set((done + fraction) / (len(self._restoring) + 1))
+        """Changelog read progress of the partition being restored, as a fraction of the whole assignment."""
+        if self._restore_total:
+            ratio = min(1.0, (self._restore_done + fraction) / self._restore_total)
+            self.metrics.restore_progress.labels(self.name).set(ratio)
 
     # -- data -------------------------------------------------------------------------------
     def poll(self, timeout_s: float) -> RecordBatch | None:
@@ -278,10 +288,11 @@ class KafkaSource:
             return
         assigned = set(self._consumer.assignment())
         offsets = {tp: off for tp, off in self.positions.items() if tp in assigned and tp not in self._restoring}
-        nbytes = self._state.write(self._state.dirty(offsets))
+        moved = self._state.dirty(offsets)
+        nbytes = self._state.write(moved)
         self.metrics.changelog_bytes.labels(self.name).inc(nbytes)
         try:
-            self._consumer.commit(offsets)
+            self._consumer.commit(moved)
         except ConnectorError as exc:
             # The changelog already holds the truth; group offsets only serve lag monitoring.
             self._warn.warning("group_commit", "group offset commit failed (state is safe): %s", exc)
@@ -293,9 +304,11 @@ class KafkaSource:
 
     def rewind(self) -> None:
         """Drop every partition's local state and restore it from the changelog (after a failure)."""
-        tps = [tp for tp in self._consumer.assignment() if tp not in self._restoring]
+        tps = self._consumer.assignment()
         if not tps:
             return
+        # Paused until restored: a failed attempt leaves them paused (and excluded from commits)
+        # for the next one.
         self._consumer.pause(tps)
         offsets = self.assigned(tps)
         for tp, off in offsets.items():
@@ -319,6 +332,8 @@ def _fmt(tps: list[TP]) -> str:
 class KafkaSink:
     """Keyed JSON rows; ``flush`` returns once every row is acknowledged by all in-sync replicas."""
 
+    periodic_flush = True  # the pipeline commits on its interval to surface delivery failures
+
     def __init__(self, cfg: KafkaSinkConfig, *, registry: CollectorRegistry | None = None) -> None:
         self.name = cfg.name
         self.cfg = cfg
@@ -341,6 +356,8 @@ class KafkaSink:
 
 class KafkaDeadLetters:
     """Bad records to a topic: original key and payload, reason and origin in headers."""
+
+    periodic_flush = True  # the pipeline commits on its interval to surface delivery failures
 
     def __init__(self, cfg: DeadLetterConfig, *, registry: CollectorRegistry | None = None) -> None:
         if not cfg.topic or not cfg.bootstrap_servers:

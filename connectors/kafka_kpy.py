@@ -75,6 +75,7 @@ class KpyConsumer:
         self._handler: RebalanceHandler | None = None
         self._pending: list = []
         self._retry_at = 0.0
+        self.commit_timeout_ms = int(cfg.get("request_timeout_ms", 30000))
 
     def subscribe(self, topics: list[str], handler: RebalanceHandler) -> None:
         self._handler = handler
@@ -92,6 +93,8 @@ class KpyConsumer:
         if tps:
             self._c.pause(*tps)
             self._pending.extend(tps)
+        elif self._handler is not None:
+            self._handler.assigned([])  # a member with nothing to do is still ready
 
     def _finish_assign(self) -> None:
         if time.monotonic() < self._retry_at or self._handler is None:
@@ -154,7 +157,7 @@ class KpyConsumer:
             return
         try:
             if wait:
-                self._c.commit(om)
+                self._c.commit(om, timeout_ms=self.commit_timeout_ms)
             else:
                 self._c.commit_async(om)
         except _errors().KafkaError as exc:
@@ -307,15 +310,15 @@ class KpyAdmin:
         except _errors().KafkaError:
             return None
         for t in meta:
-            if t.get("topic") == topic and not t.get("error_code"):
+            if t.get("name", t.get("topic")) == topic and not t.get("error_code"):
                 return len(t.get("partitions", [])) or None
         return None
 
-    def create(self, topic: str, partitions: int, configs: dict[str, str]) -> None:
+    def create(self, topic: str, partitions: int, configs: dict[str, str], replication: int = -1) -> None:
         from kafka.admin import NewTopic
 
         try:
-            self._a.create_topics([NewTopic(topic, partitions, 1, topic_configs=configs)])
+            self._a.create_topics([NewTopic(topic, partitions, replication, topic_configs=configs)])
         except _errors().TopicAlreadyExistsError:
             pass
         except _errors().KafkaError as exc:

@@ -81,6 +81,21 @@ WIRE_REASONS = (
 )
 """Dead-letter reasons the Kafka decoder gives (the file decoder's, plus header problems)."""
 
+try:  # optional: several times faster; the json module gives the same bytes for finite values
+    import orjson
+
+    _dumps = orjson.dumps
+    _fast_loads = orjson.loads
+    _FastError: type[Exception] = orjson.JSONDecodeError
+except ImportError:  # pragma: no cover - depends on the environment
+    _encode = json.JSONEncoder(separators=(",", ":")).encode
+
+    def _dumps(row: Any) -> bytes:
+        return _encode(row).encode()
+
+    _fast_loads = json.loads
+    _FastError = ValueError
+
 _ACCEPT = {
     "json": {JSON_TYPE, "application/json; charset=utf-8"},
     "text": {TEXT_TYPE, "text/plain"},
@@ -189,11 +204,15 @@ class WireDecoder:
 
     def _json(self, value: bytes, key: str | None, ts_default: float):
         try:
-            obj = json.loads(value.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise _Reject("non_utf8", "payload is not UTF-8") from None
-        except ValueError as exc:
-            raise _Reject("bad_json", str(exc)[:80]) from None
+            obj = _fast_loads(value)
+        except _FastError:
+            # The slow path tells a NaN literal or bad UTF-8 apart from broken JSON.
+            try:
+                obj = json.loads(value.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise _Reject("non_utf8", "payload is not UTF-8") from None
+            except ValueError as exc:
+                raise _Reject("bad_json", str(exc)[:80]) from None
         if not isinstance(obj, dict):
             raise _Reject("not_object", f"record is a JSON {type(obj).__name__}")
         if key is None:
@@ -201,6 +220,8 @@ class WireDecoder:
             if k is None or k == "" or isinstance(k, bool) or not isinstance(k, (str, int)):
                 raise _Reject("missing_key", "no message key and no key field")
             key = str(k)
+            if "\x00" in key:
+                raise _Reject("missing_key", "key field contains a NUL character")
         t = obj.get(self.ts_field)
         ts = _timestamp(t) if t not in (None, "") else ts_default
         control = obj.get("control")
@@ -261,6 +282,9 @@ class WireDecoder:
                     key = raw_key.decode("utf-8") if raw_key else None
                 except UnicodeDecodeError:
                     raise _Reject("non_utf8", "message key is not UTF-8") from None
+                if key is not None and "\x00" in key:
+                    # The key table holds keys in numpy string arrays, which drop trailing NULs.
+                    raise _Reject("missing_key", "message key contains a NUL character")
                 tsm = msgs.timestamps_ms[i]
                 ts_default = tsm / 1000.0 if tsm is not None and tsm >= 0 else now_wall
                 if self.fmt == "json":
@@ -325,8 +349,7 @@ class WireDecoder:
 def encode_rows(batch: OutputBatch) -> tuple[list[bytes], list[bytes], list[list[tuple[str, bytes]]]]:
     """(keys, values, headers) for every output row; headers carry the source triple for dedup."""
     rows = batch.rows()
-    dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=True).encode
-    values = [dumps(r).encode() for r in rows]
+    values = [_dumps(r) for r in rows]
     keys = [str(k).encode() for k in batch.keys.tolist()]
     ctype = (CONTENT_TYPE, JSON_TYPE.encode())
     topic = batch.meta.get("source_topic")

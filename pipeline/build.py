@@ -47,6 +47,10 @@ def build_operator(cfg: OperatorConfig) -> Operator:
         return ForecastOperator(session, name=cfg.name)
     if cfg.type == "anomaly":
         return AnomalyOperator(session, name=cfg.name, threshold=cfg.threshold)
+    if cfg.type == "asr":
+        from rnnstream.operators.asr import AsrOperator
+
+        return AsrOperator(session, name=cfg.name, chunk_ms=cfg.chunk_ms)
     return RnnOperator(session, name=cfg.name)
 
 

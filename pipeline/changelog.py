@@ -220,7 +220,8 @@ class PartitionedState:
             for op, (exported, sha) in exports.items():
                 mask = self._owner_of(exported["key_ids"]) == idx
                 subset[op] = ({k: v[mask] for k, v in exported.items()}, sha)
-            payload = encode_exported(subset, self.host.keys, {"topic": topic, "partition": partition, "offset": offset})
+            position = {"topic": topic, "partition": partition, "offset": offset}
+            payload = encode_exported(subset, self.host.keys, position)
             gen = self._gen.get(idx, 0) + 1
             slot = "ab"[gen % 2]
             pieces = [payload[i : i + self.chunk_bytes] for i in range(0, len(payload), self.chunk_bytes)]
@@ -267,7 +268,9 @@ class PartitionedState:
         for i in range(marker.chunks):
             value = chunks.get(_chunk_key(topic, partition, marker.slot, i))
             if value is None or len(value) < _CHUNK_HEAD.size:
-                raise SnapshotError(f"changelog of {topic}/{partition}: chunk {i} of generation {marker.gen} is missing")
+                raise SnapshotError(
+                    f"changelog of {topic}/{partition}: chunk {i} of generation {marker.gen} is missing"
+                )
             magic, gen, index, count, _ = _CHUNK_HEAD.unpack_from(value)
             if magic != _CHUNK_MAGIC or gen != marker.gen or index != i or count != marker.chunks:
                 raise SnapshotError(

@@ -89,8 +89,12 @@ class KafkaSourceConfig(_RecordFields):
     max_in_flight: int = Field(50000, gt=0, description="records handed out since the last commit before pausing")
     changelog_topic: str | None = Field(None, description="default: <group_id>-changelog")
     changelog_partitions: int | None = Field(None, gt=0, description="default: the most partitions of any input topic")
+    changelog_replication: int = Field(
+        -1, ge=-1, description="replication factor when rnnstream creates the topic; -1: the broker's default"
+    )
     changelog_chunk_bytes: int = Field(512 * 1024, ge=1024, le=8 * 1024 * 1024)
     start: Literal["earliest", "latest"] = Field("earliest", description="where a partition with no state starts")
+    commit_timeout_s: float = Field(60.0, gt=0, description="longest a changelog write may wait for acks")
     client: dict[str, Any] = Field(default_factory=dict, description="passed to the Kafka client (SSL/SASL...)")
 
     @property
@@ -133,15 +137,16 @@ class StateConfig(Frozen):
 
 
 class OperatorConfig(Frozen):
-    type: Literal["forecast", "anomaly", "rnn"]
+    type: Literal["forecast", "anomaly", "rnn", "asr"]
     name: str
-    model: str = Field(description="path to a .onnx/.json, or builtin:forecast / builtin:anomaly")
+    model: str = Field(description="path to a .onnx/.json, or builtin:forecast / builtin:anomaly / builtin:asr")
     provider: Literal["auto", "cpu", "cuda"] = "auto"
     intra_op_threads: int = Field(1, gt=0)
     inter_op_threads: int = Field(1, gt=0)
     batching: BatchingConfig = BatchingConfig()
     state: StateConfig = StateConfig()
     threshold: float | None = Field(None, ge=0, le=1, description="anomaly alert threshold (anomaly only)")
+    chunk_ms: float = Field(100.0, gt=0, description="audio chunk per event, a multiple of 20 ms (asr only)")
 
 
 class StdoutSinkConfig(Frozen):

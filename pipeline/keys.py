@@ -53,7 +53,8 @@ class KeyTable:
 
     def intern_many(self, keys: Iterable[str]) -> np.ndarray:
         """Ids for many keys; unique keys are hashed once each."""
-        arr = np.asarray(list(keys) if not isinstance(keys, np.ndarray) else keys)
+        # object dtype: a numpy unicode array would silently drop trailing NUL characters.
+        arr = np.asarray(list(keys) if not isinstance(keys, np.ndarray) else keys, dtype=object)
         if arr.size == 0:
             return np.empty(0, dtype=np.int64)
         uniq, inverse = np.unique(arr, return_inverse=True)

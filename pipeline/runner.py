@@ -1,10 +1,9 @@
 """The pipeline loop: sources -> micro-batcher -> operators (one scheduler each) -> sinks.
 
 Single-threaded on purpose: one loop polls the sources, gathers records until ``max_batch``
-rows or ``max_wait_ms``, runs every operator over the batch, writes the sinks and, every
-``checkpoint_interval_s``, commits state together with the source positions it reflects.
-Every operator sees every record; each output row nests the operators' fields under the
-operator's name.
+rows or ``max_wait_ms``, runs every operator (each sees every record; outputs nest under the
+operator's name), writes the sinks and, every ``checkpoint_interval_s``, commits state
+together with the source positions it reflects.
 
 A partitioned source (Kafka) gets the pipeline as its state host through ``bind``: it reads
 the stores, drops the keys of partitions it loses (``drop_keys``, not an eviction), and
@@ -99,14 +98,14 @@ class Pipeline:
         self.max_wait_s = min(s.max_wait_ms for s in all_settings) / 1000.0
         self.stats = RunStats()
         self.positions: dict[str, Any] = {}
-        self.last_commit = time.time()
-        self.last_loop = time.monotonic()
-        self.ready = False
+        self.last_commit, self.last_loop, self.ready = time.time(), time.monotonic(), False
         self._pending: list[RecordBatch] = []
-        self._pending_rows = 0
-        self._oldest = 0.0
-        self._watermark = -np.inf
+        self._pending_rows, self._oldest, self._watermark = 0, 0.0, -np.inf
         self._dead_log = RateLimitedLogger(log)
+        # Wall time per stage and state (rnnstream_stage_seconds_total), children bound once.
+        st = self.metrics.stage_seconds
+        self._t_poll = {s: st.labels("sources", s) for s in ("busy", "idle", "backpressured")}
+        self._t_ops, self._t_sinks, self._t_commit = (st.labels(n, "busy") for n in ("operators", "sinks", "commit"))
         self.health_stall_s, self.loop_stall_s = health_stall_s, loop_stall_s
         self.retry_backoff_s, self.retry_backoff_max_s = retry_backoff_s, retry_backoff_max_s
         self._backoff = retry_backoff_s
@@ -114,6 +113,11 @@ class Pipeline:
         self._bound: set[str] = set()
         self._dropping = False
         self._release_listeners: list = []
+        # Commit on the interval when there is something to make durable: a checkpoint file, a
+        # partitioned source, or a sink that delivers to a broker (it must report failures).
+        self._periodic = bool(checkpoint_path) or any(hasattr(s, "bind") for s in sources) or any(
+            getattr(x, "periodic_flush", False) for x in [*sinks, dead_letters]
+        )
 
     # -- lifecycle ------------------------------------------------------------------------
     def _make_release(self, op_name: str):
@@ -199,6 +203,9 @@ class Pipeline:
         for src in self.sources:
             if not hasattr(src, "bind"):  # partitioned sources report their own restores
                 self.metrics.restore_progress.labels(src.name).set(1.0)
+        # The restored state is the durable state: without this the commit-age panel reads
+        # "now - 0" (55 years) until the first commit.
+        self.metrics.last_commit.set(time.time())
         self.ready = True
         return outcome
 
@@ -225,13 +232,17 @@ class Pipeline:
                 got = False
                 for src in active:
                     timeout = self._poll_timeout() / max(1, len(active))
+                    t_poll = time.perf_counter()
                     batch = src.poll(timeout)
+                    # A paused (backpressured) source waits for a commit, not for data.
+                    state = "busy" if batch is not None else "backpressured" if getattr(src, "paused", False) else "idle"
+                    self._t_poll[state].inc(time.perf_counter() - t_poll)
                     if batch is not None:
                         got = True
                         self._accept(src, batch)
                 if self._pending and (not got or self._due()):
                     self.flush()
-                due = time.monotonic() - last_ckpt >= self.checkpoint_interval_s
+                due = self._periodic and time.monotonic() - last_ckpt >= self.checkpoint_interval_s
                 if due or any(getattr(s, "commit_due", False) for s in self.sources):
                     self.commit()
                     last_ckpt = time.monotonic()
@@ -326,16 +337,22 @@ class Pipeline:
         self.metrics.queue_depth.labels("batcher").set(0)
         t0 = time.perf_counter()
         fields: dict[str, dict[str, np.ndarray]] = {}
+        emitted = batch.kind == DATA
+        # Resolve names first: an END record releases its key's id while the operators run.
+        names = self.keys.names(batch.key_ids)
         for name, sched in self.schedulers.items():
-            outputs, _ = sched.process(batch.key_ids, batch.ts, batch.values, batch.kind)
+            outputs, op_emitted = sched.process(batch.key_ids, batch.ts, batch.values, batch.kind)
             fields[name] = outputs
+            emitted |= op_emitted  # END rows carry output from operators that finish (ASR finals)
             if isinstance(sched.operator, AnomalyOperator) and "alert" in outputs:
                 alerts = int(outputs["alert"][batch.kind == DATA].sum())
                 if alerts:
                     self.metrics.anomaly_alerts.labels(name).inc(alerts)
-        emit = np.flatnonzero(batch.kind == DATA)
+        t_ops = time.perf_counter()
+        self._t_ops.inc(t_ops - t0)
+        emit = np.flatnonzero(emitted)
         out = OutputBatch(
-            keys=self.keys.names(batch.key_ids[emit]) if emit.size else np.empty(0, object),
+            keys=names[emit],
             key_ids=batch.key_ids[emit],
             ts=batch.ts[emit],
             values=batch.values[emit],
@@ -347,7 +364,7 @@ class Pipeline:
             sink.write(out)
             self.metrics.events_out.labels(sink.name).inc(len(out))
             observe_many(self.metrics.e2e_latency.labels(sink.name), time.monotonic() - out.ingest)
-        self.metrics.stage_seconds.labels("operators", "busy").inc(time.perf_counter() - t0)
+        self._t_sinks.inc(time.perf_counter() - t_ops)
         self.stats.events_out += len(out)
         self.stats.batches += 1
         if batch.ts.size:
@@ -360,17 +377,21 @@ class Pipeline:
     def commit(self) -> None:
         """Process pending records, flush sinks, make state and positions durable, then tell sources."""
         self.flush()
+        t0 = time.perf_counter()
         for sink in self.sinks:
             sink.flush()
         self.dead_letters.flush()
         if self.checkpoint_path:
-            t0 = time.perf_counter()
             stores = {n: (s.store, s.operator.describe()["sha256"]) for n, s in self.schedulers.items()}
             write_snapshot(self.checkpoint_path, encode_snapshot(stores, self.keys, dict(self.positions)))
-            self.metrics.checkpoint_seconds.observe(time.perf_counter() - t0)
         for src in self.sources:
             if src.name in self.positions:
                 src.commit(self.positions[src.name])
+        # The whole commit (outputs acknowledged, state durable, offsets committed), for file
+        # checkpoints and Kafka changelogs alike.
+        elapsed = time.perf_counter() - t0
+        self.metrics.checkpoint_seconds.observe(elapsed)
+        self._t_commit.inc(elapsed)
         self.last_commit = time.time()
         self._backoff = self.retry_backoff_s
         self.metrics.checkpoints.inc()

@@ -38,8 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--json", type=Path, help="write the result rows as a JSON list")
     a.set_defaults(func=_cmd_asr)
 
+    from rnnstream.bench.kafka import register_kafka
     from rnnstream.bench.mic import register_mic
 
+    register_kafka(bsub)
     register_mic(bsub)
 
 

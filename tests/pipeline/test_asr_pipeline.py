@@ -1,0 +1,42 @@
+"""An ASR operator inside a pipeline: audio chunks keyed by stream in, transcripts out."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from rnnstream.build import build_pipeline
+from rnnstream.config import parse_config
+from rnnstream.operators.asr import AsrOperator
+from rnnstream.session import load_session
+from rnnstream.transcribe import Transcriber
+
+
+def test_asr_pipeline_matches_the_transcriber_and_finalises_on_end(tmp_path, asr_model):
+    rng = np.random.default_rng(5)
+    streams = {f"mic-{k}": (0.3 * rng.standard_normal(1600 * 12)).astype(np.float32) for k in range(3)}
+    lines = []
+    for c in range(12):  # interleaved, one 100 ms chunk per stream per step
+        for key, x in streams.items():
+            lines.append(json.dumps({"key": key, "ts": c * 0.1, "value": x[c * 1600 : (c + 1) * 1600].tolist()}))
+    lines += [json.dumps({"key": key, "control": "end"}) for key in streams]
+    src = tmp_path / "audio.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.jsonl"
+    cfg = parse_config({
+        "sources": [{"type": "jsonl", "name": "a", "path": str(src), "max_record_bytes": 200000}],
+        "operators": [{"type": "asr", "name": "asr", "model": str(asr_model), "provider": "cpu"}],
+        "sinks": [{"type": "jsonl", "name": "out", "path": str(out)}],
+        "metrics": {"enabled": False},
+    })
+    p = build_pipeline(cfg)
+    p.run()
+    p.close()
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    finals = {r["key"]: r["asr"]["text"] for r in rows if r["asr"]["final"]}
+    tr = Transcriber(AsrOperator(load_session(asr_model, provider="cpu")))
+    for k, (key, x) in enumerate(streams.items()):
+        want = [e["text"] for e in tr.stream(x, key=k) if e["type"] == "final"]
+        assert [finals.get(key)] == want[-1:], key
+    assert p.schedulers["asr"].store.live_keys == 0  # every stream ended
