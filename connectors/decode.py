@@ -27,7 +27,7 @@ import numpy as np
 from rnnstream.keys import KeyTable
 from rnnstream.records import DATA, END, RESET, DeadRecord, RecordBatch
 
-__all__ = ["RecordDecoder", "REASONS", "parse_ts"]
+__all__ = ["RecordDecoder", "REASONS", "RecordRejected", "CONTROLS", "parse_ts", "parse_number", "record_values"]
 
 REASONS = (
     "oversized",
@@ -44,12 +44,18 @@ REASONS = (
     "bad_csv",
 )
 
-_CONTROLS = {"reset": RESET, "end": END}
+CONTROLS = {"reset": RESET, "end": END}
+_CONTROLS = CONTROLS
 
 
-class _Reject(Exception):
+class RecordRejected(Exception):
+    """A record is unusable; ``reason`` is one of :data:`REASONS`. Decoders turn it into a DeadRecord."""
+
     def __init__(self, reason: str, detail: str = "") -> None:
         self.reason, self.detail = reason, detail
+
+
+_Reject = RecordRejected
 
 
 def parse_ts(value: Any) -> float:
@@ -77,13 +83,33 @@ def parse_ts(value: Any) -> float:
     raise _Reject("bad_timestamp", f"timestamp has type {type(value).__name__}")
 
 
-def _number(v: Any) -> float:
+def parse_number(v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float, str)):
         raise _Reject("non_numeric", f"value has type {type(v).__name__}")
     try:
         return float(v)
     except ValueError:
         raise _Reject("non_numeric", f"value {v[:40]!r} is not a number") from None
+
+
+_number = parse_number
+
+
+def record_values(obj: dict, fields: list[str], width: int) -> list[float]:
+    """The values of a JSON record: one numeric field per value, or one field holding a list."""
+    if len(fields) == 1:
+        if fields[0] not in obj:
+            raise _Reject("missing_value", f"no field {fields[0]!r}")
+        v = obj[fields[0]]
+        vals = [_number(x) for x in v] if isinstance(v, list) else [_number(v)]
+    else:
+        missing = [f for f in fields if f not in obj]
+        if missing:
+            raise _Reject("missing_value", f"no field {missing[0]!r}")
+        vals = [_number(obj[f]) for f in fields]
+    if len(vals) != width:
+        raise _Reject("wrong_width", f"{len(vals)} values, expected {width}")
+    return vals
 
 
 class RecordDecoder:
@@ -110,20 +136,7 @@ class RecordDecoder:
 
     # -- per record ---------------------------------------------------------------------------
     def _values(self, obj: dict) -> list[float]:
-        fields = self.value_fields
-        if len(fields) == 1:
-            if fields[0] not in obj:
-                raise _Reject("missing_value", f"no field {fields[0]!r}")
-            v = obj[fields[0]]
-            vals = [_number(x) for x in v] if isinstance(v, list) else [_number(v)]
-        else:
-            missing = [f for f in fields if f not in obj]
-            if missing:
-                raise _Reject("missing_value", f"no field {missing[0]!r}")
-            vals = [_number(obj[f]) for f in fields]
-        if len(vals) != self.width:
-            raise _Reject("wrong_width", f"{len(vals)} values, expected {self.width}")
-        return vals
+        return record_values(obj, self.value_fields, self.width)
 
     def _record(self, obj: Any, now: float) -> tuple[str, float, list[float] | None, int]:
         if not isinstance(obj, dict):

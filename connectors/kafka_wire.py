@@ -43,9 +43,11 @@ from typing import Any
 
 import numpy as np
 
-from rnnstream.connectors.decode import parse_ts
+from rnnstream.connectors.decode import CONTROLS as _CONTROLS
+from rnnstream.connectors.decode import RecordRejected as _Reject
+from rnnstream.connectors.decode import parse_ts, record_values
 from rnnstream.keys import KeyTable
-from rnnstream.records import DATA, END, RESET, DeadRecord, OutputBatch, RecordBatch
+from rnnstream.records import DATA, DeadRecord, OutputBatch, RecordBatch
 
 __all__ = [
     "WireMessages",
@@ -101,12 +103,6 @@ _ACCEPT = {
     "text": {TEXT_TYPE, "text/plain"},
     "audio": {AUDIO_S16, AUDIO_F32},
 }
-_CONTROLS = {"reset": RESET, "end": END}
-
-
-class _Reject(Exception):
-    def __init__(self, reason: str, detail: str = "") -> None:
-        self.reason, self.detail = reason, detail
 
 
 @dataclass
@@ -132,17 +128,6 @@ class WireMessages:
 
     def __len__(self) -> int:
         return len(self.offsets)
-
-
-def _number(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        if isinstance(v, str):
-            try:
-                return float(v)
-            except ValueError:
-                raise _Reject("non_numeric", f"value {v[:40]!r} is not a number") from None
-        raise _Reject("non_numeric", f"value has type {type(v).__name__}")
-    return float(v)
 
 
 def _timestamp(value: Any) -> float:
@@ -229,20 +214,7 @@ class WireDecoder:
             if control not in _CONTROLS:
                 raise _Reject("bad_control", f"unknown control {str(control)[:20]!r}")
             return key, ts, self._zero, _CONTROLS[control]
-        fields = self.value_fields
-        if len(fields) == 1:
-            if fields[0] not in obj:
-                raise _Reject("missing_value", f"no field {fields[0]!r}")
-            v = obj[fields[0]]
-            vals = [_number(x) for x in v] if isinstance(v, list) else [_number(v)]
-        else:
-            missing = [f for f in fields if f not in obj]
-            if missing:
-                raise _Reject("missing_value", f"no field {missing[0]!r}")
-            vals = [_number(obj[f]) for f in fields]
-        if len(vals) != self.width:
-            raise _Reject("wrong_width", f"{len(vals)} values, expected {self.width}")
-        return key, ts, vals, DATA
+        return key, ts, record_values(obj, self.value_fields, self.width), DATA
 
     def _audio(self, value: bytes, ctype: str) -> np.ndarray:
         itemsize = 2 if ctype == AUDIO_S16 else 4

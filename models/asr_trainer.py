@@ -19,6 +19,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from rnnstream.asr.ctc import DEFAULT_VOCAB
+from rnnstream.evaluation.asr_eval import edit_distance
 from rnnstream.models.asr_data import Utterances, cmvn_stats, length_batches, load_utterances
 from rnnstream.models.checkpoint import load_checkpoint, save_checkpoint
 from rnnstream.models.export import check_streaming_parity, export_model
@@ -98,20 +99,10 @@ def greedy_cer(net: StreamingRNN, utts: Utterances, fe: AsrFrontend, limit: int 
             y, _ = net(torch.from_numpy(fe.model_input(utts.frames(i)))[None])
             best = y[0].argmax(-1).numpy()
             hyp = DEFAULT_VOCAB.collapse(best)
-            errors += _edit(hyp.tolist(), utts.labels[i].tolist())
+            errors += edit_distance(hyp.tolist(), utts.labels[i].tolist())
             total += len(utts.labels[i])
     net.train()
     return errors / max(1, total)
-
-
-def _edit(a: list, b: list) -> int:
-    prev = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        cur = [i]
-        for j, y in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
-        prev = cur
-    return prev[-1]
 
 
 def train_asr(cfg: AsrTrainConfig, *, resume: bool = False, progress: bool = True) -> dict:
