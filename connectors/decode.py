@@ -45,7 +45,6 @@ REASONS = (
 )
 
 CONTROLS = {"reset": RESET, "end": END}
-_CONTROLS = CONTROLS
 
 
 class RecordRejected(Exception):
@@ -54,8 +53,6 @@ class RecordRejected(Exception):
     def __init__(self, reason: str, detail: str = "") -> None:
         self.reason, self.detail = reason, detail
 
-
-_Reject = RecordRejected
 
 
 def parse_ts(value: Any) -> float:
@@ -66,7 +63,7 @@ def parse_ts(value: Any) -> float:
     """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if not math.isfinite(value):
-            raise _Reject("bad_timestamp", "timestamp is not finite")
+            raise RecordRejected("bad_timestamp", "timestamp is not finite")
         return float(value)
     if isinstance(value, str):
         try:
@@ -76,39 +73,37 @@ def parse_ts(value: Any) -> float:
         try:
             dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise _Reject("bad_timestamp", f"cannot parse timestamp {value[:40]!r}") from None
+            raise RecordRejected("bad_timestamp", f"cannot parse timestamp {value[:40]!r}") from None
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=timezone.utc)
         return dt.timestamp()
-    raise _Reject("bad_timestamp", f"timestamp has type {type(value).__name__}")
+    raise RecordRejected("bad_timestamp", f"timestamp has type {type(value).__name__}")
 
 
 def parse_number(v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-        raise _Reject("non_numeric", f"value has type {type(v).__name__}")
+        raise RecordRejected("non_numeric", f"value has type {type(v).__name__}")
     try:
         return float(v)
     except ValueError:
-        raise _Reject("non_numeric", f"value {v[:40]!r} is not a number") from None
+        raise RecordRejected("non_numeric", f"value {v[:40]!r} is not a number") from None
 
-
-_number = parse_number
 
 
 def record_values(obj: dict, fields: list[str], width: int) -> list[float]:
     """The values of a JSON record: one numeric field per value, or one field holding a list."""
     if len(fields) == 1:
         if fields[0] not in obj:
-            raise _Reject("missing_value", f"no field {fields[0]!r}")
+            raise RecordRejected("missing_value", f"no field {fields[0]!r}")
         v = obj[fields[0]]
-        vals = [_number(x) for x in v] if isinstance(v, list) else [_number(v)]
+        vals = [parse_number(x) for x in v] if isinstance(v, list) else [parse_number(v)]
     else:
         missing = [f for f in fields if f not in obj]
         if missing:
-            raise _Reject("missing_value", f"no field {missing[0]!r}")
-        vals = [_number(obj[f]) for f in fields]
+            raise RecordRejected("missing_value", f"no field {missing[0]!r}")
+        vals = [parse_number(obj[f]) for f in fields]
     if len(vals) != width:
-        raise _Reject("wrong_width", f"{len(vals)} values, expected {width}")
+        raise RecordRejected("wrong_width", f"{len(vals)} values, expected {width}")
     return vals
 
 
@@ -140,18 +135,18 @@ class RecordDecoder:
 
     def _record(self, obj: Any, now: float) -> tuple[str, float, list[float] | None, int]:
         if not isinstance(obj, dict):
-            raise _Reject("not_object", f"record is a JSON {type(obj).__name__}")
+            raise RecordRejected("not_object", f"record is a JSON {type(obj).__name__}")
         key = obj.get(self.key_field)
         if key is None or key == "":
-            raise _Reject("missing_key", f"no field {self.key_field!r}")
+            raise RecordRejected("missing_key", f"no field {self.key_field!r}")
         if not isinstance(key, (str, int)) or isinstance(key, bool):
-            raise _Reject("missing_key", f"key has type {type(key).__name__}")
+            raise RecordRejected("missing_key", f"key has type {type(key).__name__}")
         ts = parse_ts(obj[self.ts_field]) if obj.get(self.ts_field) not in (None, "") else now
         control = obj.get("control")
         if control is not None:
-            if control not in _CONTROLS:
-                raise _Reject("bad_control", f"unknown control {str(control)[:20]!r}")
-            return str(key), ts, None, _CONTROLS[control]
+            if control not in CONTROLS:
+                raise RecordRejected("bad_control", f"unknown control {str(control)[:20]!r}")
+            return str(key), ts, None, CONTROLS[control]
         return str(key), ts, self._values(obj), DATA
 
     # -- batches ------------------------------------------------------------------------------
@@ -163,11 +158,11 @@ class RecordDecoder:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise _Reject("non_utf8", "payload is not UTF-8") from None
+            raise RecordRejected("non_utf8", "payload is not UTF-8") from None
         try:
             return json.loads(text)
         except ValueError as exc:
-            raise _Reject("bad_json", str(exc)[:80]) from None
+            raise RecordRejected("bad_json", str(exc)[:80]) from None
 
     def csv_parser(self, header: list[str]):
         """A parser for one CSV data line, given the file's header."""
@@ -176,13 +171,13 @@ class RecordDecoder:
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
-                raise _Reject("non_utf8", "line is not UTF-8") from None
+                raise RecordRejected("non_utf8", "line is not UTF-8") from None
             try:
                 row = next(csv.reader(io.StringIO(text)))
             except (csv.Error, StopIteration):
-                raise _Reject("bad_csv", "unparseable CSV line") from None
+                raise RecordRejected("bad_csv", "unparseable CSV line") from None
             if len(row) != len(header):
-                raise _Reject("bad_csv", f"{len(row)} columns, header has {len(header)}")
+                raise RecordRejected("bad_csv", f"{len(row)} columns, header has {len(header)}")
             return dict(zip(header, row))
 
         return parse
@@ -202,9 +197,9 @@ class RecordDecoder:
         for i, raw in enumerate(raws):
             try:
                 if len(raw) > self.max_record_bytes:
-                    raise _Reject("oversized", f"{len(raw)} bytes > {self.max_record_bytes}")
+                    raise RecordRejected("oversized", f"{len(raw)} bytes > {self.max_record_bytes}")
                 key, t, v, kind = self._record(parse(raw), now_wall)
-            except _Reject as rej:
+            except RecordRejected as rej:
                 dead.append(self._dead(rej.reason, rej.detail, raw, positions, i))
                 continue
             keys.append(key)

@@ -101,9 +101,10 @@ class FileSource:
         dead_ends = {d.position for d in batch.dead}
         mask = np.array([e not in dead_ends for e in ends], dtype=bool)
         batch.meta["_end"] = good_ends[mask]
-        # Paced replay may hold rows for a while; keep key names so the ids are taken at
-        # hand-out, after any key the pipeline released in the meantime.
-        batch.meta["_keys"] = self.decoder.keys.names(batch.key_ids)
+        if self.cfg.speed > 0:
+            # Paced replay may hold rows for a while; keep key names so the ids are taken at
+            # hand-out, after any key the pipeline released in the meantime.
+            batch.meta["_keys"] = self.decoder.keys.names(batch.key_ids)
         batch.position = {"offset": ends[-1]}
         return batch
 

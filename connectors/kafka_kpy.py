@@ -28,6 +28,16 @@ def _errors():
     return kafka.errors
 
 
+def _open(cls, what: str, servers: list[str], cfg: dict[str, Any]):
+    """Construct a kafka-python client; its failures become one clear rnnstream error."""
+    try:
+        return cls(**cfg)
+    except _errors().KafkaError as exc:
+        raise ConnectorError(f"kafka {what} for {servers}: {exc}") from None
+    except TypeError as exc:  # an option this kafka-python does not know
+        raise ConfigError(f"client: {exc}") from None
+
+
 def _only(cls, client: dict[str, Any]) -> dict[str, Any]:
     """The settings ``cls`` understands: one ``client:`` mapping serves consumer, producers and admin."""
     return {k: v for k, v in client.items() if k in cls.DEFAULT_CONFIG}
@@ -53,12 +63,7 @@ class KpyConsumer:
         check_client(client)
         cfg = {"bootstrap_servers": servers, "group_id": group_id, "auto_offset_reset": "earliest",
                "client_id": "rnnstream", **_only(KafkaConsumer, client), **_FORCED}
-        try:
-            self._c = KafkaConsumer(**cfg)
-        except _errors().KafkaError as exc:
-            raise ConnectorError(f"kafka consumer for {servers}: {exc}") from None
-        except TypeError as exc:
-            raise ConfigError(f"client: {exc}") from None
+        self._c = _open(KafkaConsumer, "consumer", servers, cfg)
         owner = self
 
         class Listener(ConsumerRebalanceListener):
@@ -202,12 +207,7 @@ class KpyProducer:
         check_client(client)
         cfg = {"bootstrap_servers": servers, "acks": "all", "linger_ms": 5, "batch_size": 256 * 1024,
                "client_id": "rnnstream", **_only(KafkaProducer, client)}
-        try:
-            self._p = KafkaProducer(**cfg)
-        except _errors().KafkaError as exc:
-            raise ConnectorError(f"kafka producer for {servers}: {exc}") from None
-        except TypeError as exc:
-            raise ConfigError(f"client: {exc}") from None
+        self._p = _open(KafkaProducer, "producer", servers, cfg)
         self._failed = 0
         self._first_error: Exception | None = None
 
@@ -256,10 +256,7 @@ class KpyReader:
         cfg = {"bootstrap_servers": servers, "client_id": "rnnstream-restore", **_only(KafkaConsumer, client),
                "group_id": None, **_FORCED}
         cfg.pop("group_instance_id", None)
-        try:
-            self._c = KafkaConsumer(**cfg)
-        except _errors().KafkaError as exc:
-            raise ConnectorError(f"kafka reader for {servers}: {exc}") from None
+        self._c = _open(KafkaConsumer, "reader", servers, cfg)
         self.idle_timeout_s = idle_timeout_s
 
     def scan(self, topic: str, partition: int, progress=None):
@@ -299,10 +296,8 @@ class KpyAdmin:
         from kafka import KafkaAdminClient
 
         allowed = {k: v for k, v in _only(KafkaAdminClient, client).items() if k != "client_id"}
-        try:
-            self._a = KafkaAdminClient(bootstrap_servers=servers, client_id="rnnstream-admin", **allowed)
-        except _errors().KafkaError as exc:
-            raise ConnectorError(f"kafka admin for {servers}: {exc}") from None
+        self._a = _open(KafkaAdminClient, "admin", servers,
+                        {"bootstrap_servers": servers, "client_id": "rnnstream-admin", **allowed})
 
     def partitions(self, topic: str) -> int | None:
         try:

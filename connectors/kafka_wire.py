@@ -43,9 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnstream.connectors.decode import CONTROLS as _CONTROLS
-from rnnstream.connectors.decode import RecordRejected as _Reject
-from rnnstream.connectors.decode import parse_ts, record_values
+from rnnstream.connectors.decode import CONTROLS, RecordRejected, parse_ts, record_values
 from rnnstream.keys import KeyTable
 from rnnstream.records import DATA, DeadRecord, OutputBatch, RecordBatch
 
@@ -134,7 +132,7 @@ def _timestamp(value: Any) -> float:
     try:
         return parse_ts(value)
     except Exception as exc:  # noqa: BLE001 - parse_ts signals with its own private exception
-        raise _Reject("bad_timestamp", getattr(exc, "detail", "") or "bad timestamp") from None
+        raise RecordRejected("bad_timestamp", getattr(exc, "detail", "") or "bad timestamp") from None
 
 
 class WireDecoder:
@@ -175,16 +173,16 @@ class WireDecoder:
                 try:
                     seq = int(raw)
                 except (TypeError, ValueError):
-                    raise _Reject("bad_header", "seq header is not an integer") from None
+                    raise RecordRejected("bad_header", "seq header is not an integer") from None
             elif name == SAMPLE_RATE and self.sample_rate is not None:
                 try:
                     rate = int(raw)
                 except (TypeError, ValueError):
-                    raise _Reject("bad_header", "sample-rate header is not an integer") from None
+                    raise RecordRejected("bad_header", "sample-rate header is not an integer") from None
                 if rate != self.sample_rate:
-                    raise _Reject("bad_header", f"sample rate {rate} Hz, expected {self.sample_rate}")
+                    raise RecordRejected("bad_header", f"sample rate {rate} Hz, expected {self.sample_rate}")
         if ctype not in _ACCEPT[self.fmt]:
-            raise _Reject("unsupported_content_type", f"{ctype[:60]!r} on a {self.fmt} source")
+            raise RecordRejected("unsupported_content_type", f"{ctype[:60]!r} on a {self.fmt} source")
         return ctype, seq
 
     def _json(self, value: bytes, key: str | None, ts_default: float):
@@ -195,37 +193,37 @@ class WireDecoder:
             try:
                 obj = json.loads(value.decode("utf-8"))
             except UnicodeDecodeError:
-                raise _Reject("non_utf8", "payload is not UTF-8") from None
+                raise RecordRejected("non_utf8", "payload is not UTF-8") from None
             except ValueError as exc:
-                raise _Reject("bad_json", str(exc)[:80]) from None
+                raise RecordRejected("bad_json", str(exc)[:80]) from None
         if not isinstance(obj, dict):
-            raise _Reject("not_object", f"record is a JSON {type(obj).__name__}")
+            raise RecordRejected("not_object", f"record is a JSON {type(obj).__name__}")
         if key is None:
             k = obj.get(self.key_field)
             if k is None or k == "" or isinstance(k, bool) or not isinstance(k, (str, int)):
-                raise _Reject("missing_key", "no message key and no key field")
+                raise RecordRejected("missing_key", "no message key and no key field")
             key = str(k)
             if "\x00" in key:
-                raise _Reject("missing_key", "key field contains a NUL character")
+                raise RecordRejected("missing_key", "key field contains a NUL character")
         t = obj.get(self.ts_field)
         ts = _timestamp(t) if t not in (None, "") else ts_default
         control = obj.get("control")
         if control is not None:
-            if control not in _CONTROLS:
-                raise _Reject("bad_control", f"unknown control {str(control)[:20]!r}")
-            return key, ts, self._zero, _CONTROLS[control]
+            if control not in CONTROLS:
+                raise RecordRejected("bad_control", f"unknown control {str(control)[:20]!r}")
+            return key, ts, self._zero, CONTROLS[control]
         return key, ts, record_values(obj, self.value_fields, self.width), DATA
 
     def _audio(self, value: bytes, ctype: str) -> np.ndarray:
         itemsize = 2 if ctype == AUDIO_S16 else 4
         if len(value) % itemsize:
-            raise _Reject("wrong_width", f"{len(value)} bytes is not a whole number of samples")
+            raise RecordRejected("wrong_width", f"{len(value)} bytes is not a whole number of samples")
         if ctype == AUDIO_S16:
             samples = np.frombuffer(value, dtype="<i2").astype(np.float32) / 32768.0
         else:
             samples = np.frombuffer(value, dtype="<f4").astype(np.float32)
         if samples.size != self.width:
-            raise _Reject("wrong_width", f"{samples.size} samples, expected {self.width}")
+            raise RecordRejected("wrong_width", f"{samples.size} samples, expected {self.width}")
         return samples
 
     # -- a batch --------------------------------------------------------------------------
@@ -244,26 +242,26 @@ class WireDecoder:
             value = msgs.values[i]
             try:
                 if value is None:
-                    raise _Reject("missing_value", "empty message (tombstone)")
+                    raise RecordRejected("missing_value", "empty message (tombstone)")
                 if len(value) > self.max_record_bytes:
-                    raise _Reject("oversized", f"{len(value)} bytes > {self.max_record_bytes}")
+                    raise RecordRejected("oversized", f"{len(value)} bytes > {self.max_record_bytes}")
                 hdrs = msgs.headers[i]
                 ctype, seq = self._headers(hdrs) if hdrs else (self._default_type, -1)
                 raw_key = msgs.keys[i]
                 try:
                     key = raw_key.decode("utf-8") if raw_key else None
                 except UnicodeDecodeError:
-                    raise _Reject("non_utf8", "message key is not UTF-8") from None
+                    raise RecordRejected("non_utf8", "message key is not UTF-8") from None
                 if key is not None and "\x00" in key:
                     # The key table holds keys in numpy string arrays, which drop trailing NULs.
-                    raise _Reject("missing_key", "message key contains a NUL character")
+                    raise RecordRejected("missing_key", "message key contains a NUL character")
                 tsm = msgs.timestamps_ms[i]
                 ts_default = tsm / 1000.0 if tsm is not None and tsm >= 0 else now_wall
                 if self.fmt == "json":
                     key, t, v, kind = self._json(value, key, ts_default)
                 else:
                     if key is None:
-                        raise _Reject("missing_key", "message has no key")
+                        raise RecordRejected("missing_key", "message has no key")
                     t, kind = ts_default, DATA
                     if self.fmt == "audio":
                         v = self._audio(value, ctype)
@@ -271,9 +269,9 @@ class WireDecoder:
                         try:
                             texts.append(value.decode("utf-8"))
                         except UnicodeDecodeError:
-                            raise _Reject("non_utf8", "text event is not UTF-8") from None
+                            raise RecordRejected("non_utf8", "text event is not UTF-8") from None
                         v = self._zero
-            except _Reject as rej:
+            except RecordRejected as rej:
                 dead.append(self._dead(msgs, i, rej.reason, rej.detail))
                 continue
             keys.append(key)

@@ -202,5 +202,6 @@ def _finish(cfg: AsrTrainConfig, net: StreamingRNN, fe: AsrFrontend, st: dict, n
     export_model(net, out, name=out.stem, task="asr", features=features, training=training)
     err = check_streaming_parity(net, out)
     if st["history"]:
-        plot_loss_curves(st["history"], out.with_suffix(".loss.png"), title="ASR: CTC loss / validation CER")
+        plot_loss_curves(st["history"], out.with_suffix(".loss.png"), title="ASR training",
+                         ylabel="train: CTC loss / validation: greedy CER")
     return {"out": str(out), "steps": st["step"], "best_val_cer": st["best"], "parity_err": err}

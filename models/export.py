@@ -117,7 +117,7 @@ def check_streaming_parity(
     x = torch.randn(batch, steps, net.config.input_size, generator=gen)
     with torch.no_grad():
         want, _ = net.eval()(x)
-    state = {t.name: np.zeros((batch, *t.per_key_shape), np.float32) for t in sess.state_spec.tensors}
+    state = sess.zero_state(batch)
     got, t0, i = [], 0, 0
     while t0 < steps:
         n = chunks[i % len(chunks)]

@@ -8,7 +8,12 @@ __all__ = ["plot_loss_curves"]
 
 
 def plot_loss_curves(
-    history: list[dict], path: str | Path, *, title: str = "", train_curve: list[tuple[int, float]] | None = None
+    history: list[dict],
+    path: str | Path,
+    *,
+    title: str = "",
+    train_curve: list[tuple[int, float]] | None = None,
+    ylabel: str = "pinball loss (z-units)",
 ) -> Path:
     """Plot train and validation pinball loss against the optimiser step.
 
@@ -36,7 +41,7 @@ def plot_loss_curves(
             best = min(val, key=lambda sv: sv[1])
             ax.axvline(best[0], color="tab:orange", linestyle=":", linewidth=1, label=f"best (step {best[0]})")
         ax.set_xlabel("optimiser step")
-        ax.set_ylabel("pinball loss (z-units)")
+        ax.set_ylabel(ylabel)
         ax.set_title(title or "training loss")
         ax.grid(alpha=0.3)
         ax.legend()

@@ -64,6 +64,10 @@ class Session:
         self._state_out = [t.output for t in self.state_spec.tensors]
         self._fetch = self.output_names + self._state_out
 
+    def zero_state(self, n: int) -> dict[str, np.ndarray]:
+        """Fresh slot-major state for ``n`` streams, the layout :meth:`run` takes."""
+        return {t.name: np.zeros((n, *t.per_key_shape), t.dtype) for t in self.state_spec.tensors}
+
     @property
     def sha256(self) -> str:
         return self.manifest.sha256

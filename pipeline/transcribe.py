@@ -69,12 +69,17 @@ class Transcriber:
                 self._last[k] = text
         return events
 
+    def _padded(self, signal: np.ndarray) -> np.ndarray:
+        """The signal zero-padded to a whole number of chunks (at least one)."""
+        out = np.zeros(max(1, -(-signal.size // self.chunk)) * self.chunk, np.float32)
+        out[: signal.size] = signal
+        return out
+
     def stream(self, signal: np.ndarray, key: int = 0) -> Iterator[dict]:
         """Transcribe one whole signal chunk by chunk (the last chunk zero-padded)."""
         n = self.chunk
-        total = max(1, -(-signal.size // n))
-        padded = np.zeros(total * n, np.float32)
-        padded[: signal.size] = signal
+        padded = self._padded(signal)
+        total = padded.size // n
         for c in range(total):
             last = c == total - 1
             for _, ev in self.push(np.array([key]), padded[None, c * n : (c + 1) * n],
@@ -84,12 +89,8 @@ class Transcriber:
     def whole_text(self, signal: np.ndarray) -> str:
         """Greedy decode of the whole signal in one session call (no endpointing)."""
         op = self.op
-        n = self.chunk
-        padded = np.zeros(max(1, -(-signal.size // n)) * n, np.float32)
-        padded[: signal.size] = signal
-        x = op.frontend.whole(padded)[None]
-        state = {t.name: np.zeros((1, *t.per_key_shape), np.float32) for t in op.session.state_spec.tensors}
-        out, _ = op.session.run(x, state)
+        x = op.frontend.whole(self._padded(signal))[None]
+        out, _ = op.session.run(x, op.session.zero_state(1))
         best = log_softmax(out["y"][0].astype(np.float64)).argmax(-1)
         text = "".join(op.vocab.symbols[i] for i in op.vocab.collapse(best).tolist())
         return " ".join(text.split())

@@ -212,7 +212,7 @@ def stream_frames_batch(
     """
     left = np.asarray(leftover)
     nl = np.asarray(n_left, dtype=np.int64)
-    ch = np.asarray(chunks, dtype=np.float32).astype(np.float64)
+    ch = np.asarray(chunks, dtype=np.float32)
     if left.ndim != 2 or ch.ndim != 2 or left.shape[0] != ch.shape[0] or nl.shape != (left.shape[0],):
         raise RnnstreamError(
             f"shapes disagree: leftover {left.shape}, n_left {nl.shape}, chunks {ch.shape}"
@@ -224,7 +224,9 @@ def stream_frames_batch(
     if (nl < 0).any() or (nl >= mel.win).any() or left.shape[1] < mel.win:
         raise RnnstreamError(f"n_left must be in [0, win={mel.win}) and slabs at least win wide")
     if b and lengths is None and (nl == nl[0]).all():
+        # Steady state of the ASR operator: one full chunk per stream, equal carry-over.
         return _uniform_batch(mel, left, int(nl[0]), ch)
+    ch = ch.astype(np.float64)
     width = mel.win + l_max
     pos = np.arange(width)[None, :]
     from_left = pos < nl[:, None]
@@ -254,7 +256,7 @@ def _uniform_batch(mel: LogMel, left: np.ndarray, n0: int, ch: np.ndarray):
     """Fast path: every stream carries the same number of samples and gets a full chunk
     (the ASR operator's steady state), so no per-row gathering is needed."""
     b, l_max = ch.shape
-    buf = np.concatenate([left[:, :n0].astype(np.float32), ch.astype(np.float32)], axis=1)
+    buf = np.concatenate([left[:, :n0].astype(np.float32, copy=False), ch], axis=1)
     total = n0 + l_max
     t = int(num_frames(total, mel.win, mel.hop))
     if t:

@@ -91,8 +91,7 @@ def _bench_batched(session: Session, m: BenchModel, keys: int, max_batch: int, b
 
 
 def _bench_per_event(session: Session, m: BenchModel, keys: int, budget: float, rng) -> dict:
-    states = {k: {t.name: np.zeros((1, *t.per_key_shape), np.float32) for t in session.state_spec.tensors}
-              for k in range(min(keys, 100000))}
+    states = {k: session.zero_state(1) for k in range(keys)}
     x = rng.standard_normal((1, 1, m.input_size)).astype(np.float32)
     cursor = [0]
 
@@ -129,7 +128,7 @@ def _bench_bare(session: Session, m: BenchModel, keys: int, max_batch: int, budg
     b = min(keys, max_batch)
     feeds = {"x": rng.standard_normal((b, 1, m.input_size)).astype(np.float32)}
     for t in session.state_spec.tensors:
-        feeds[t.name] = np.zeros((b, *t.per_key_shape), np.float32)
+        feeds[t.name] = t.to_model(session.zero_state(b)[t.name])
 
     def step() -> int:
         session.run_raw(feeds)
