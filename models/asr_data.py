@@ -20,7 +20,7 @@ from rnnstream.asr.wav import load_mono_16k
 from rnnstream.errors import ConfigError
 from rnnstream.operators.asr_frontend import AsrFrontend
 
-__all__ = ["Utterances", "load_utterances", "cmvn_stats", "length_batches"]
+__all__ = ["Utterances", "load_utterances", "concat_utterances", "cmvn_stats", "length_batches"]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,18 @@ def load_utterances(corpus: str | Path, frontend: AsrFrontend, *, split: str = "
         tmp.replace(cache)
     labels = [DEFAULT_VOCAB.encode(e["text"]) for e in entries]
     return Utterances(feats, offsets, labels, [e["text"] for e in entries], [e["voice"] for e in entries])
+
+
+def concat_utterances(parts: list[Utterances]) -> Utterances:
+    """Several corpora as one (training on more than one corpus directory)."""
+    if len(parts) == 1:
+        return parts[0]
+    offsets = [parts[0].offsets]
+    for p in parts[1:]:
+        offsets.append(p.offsets[1:] + offsets[-1][-1])
+    return Utterances(np.concatenate([p.feats for p in parts]), np.concatenate(offsets),
+                      [lab for p in parts for lab in p.labels], [t for p in parts for t in p.texts],
+                      [v for p in parts for v in p.voices])
 
 
 def cmvn_stats(utts: Utterances) -> tuple[np.ndarray, np.ndarray]:

@@ -16,12 +16,14 @@ from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rnnstream.asr.ctc import DEFAULT_VOCAB
 from rnnstream.evaluation.asr_eval import edit_distance
-from rnnstream.models.asr_data import Utterances, cmvn_stats, length_batches, load_utterances
-from rnnstream.models.checkpoint import load_checkpoint, save_checkpoint
+from rnnstream.errors import ConfigError
+from rnnstream.models.asr_augment import FeatureAugment, augment_frames, mel_centres
+from rnnstream.models.asr_data import Utterances, cmvn_stats, concat_utterances, length_batches, load_utterances
+from rnnstream.models.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from rnnstream.models.export import check_streaming_parity, export_model
 from rnnstream.models.network import RNNConfig, StreamingRNN
 from rnnstream.operators.asr_frontend import FRONTEND_DEFAULTS, AsrFrontend
@@ -34,7 +36,8 @@ log = logging.getLogger(__name__)
 class AsrTrainConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    corpus: Path
+    corpus: list[Path] = Field(min_length=1, description="one or more corpus directories, trained on together")
+    init: Path | None = Field(None, description="start from this checkpoint directory's weights (fine-tuning)")
     out: Path = Path("asr.onnx")
     checkpoint_dir: Path = Path("runs/asr")
     cell: Literal["rnn", "lstm", "gru"] = "gru"
@@ -54,8 +57,12 @@ class AsrTrainConfig(BaseModel):
     max_steps: int | None = Field(None, description="stop after this many steps (tests, time boxes)")
     max_minutes: float | None = Field(None, gt=0, description="stop after this long; a checkpoint is kept")
     threads: int = Field(2, ge=1)
-    freq_masks: int = Field(2, ge=0)
-    time_masks: int = Field(2, ge=0)
+    augment: FeatureAugment = FeatureAugment()
+
+    @field_validator("corpus", mode="before")
+    @classmethod
+    def _one_or_many(cls, v):
+        return [v] if isinstance(v, (str, Path)) else v
 
 
 def _digest(cfg: AsrTrainConfig) -> str:
@@ -67,19 +74,16 @@ def _digest(cfg: AsrTrainConfig) -> str:
     return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _batch(utts: Utterances, idx: np.ndarray, fe: AsrFrontend, rng, augment: bool):
+def _batch(utts: Utterances, idx: np.ndarray, fe: AsrFrontend, rng, augment: FeatureAugment | None):
     xs, ys = [], []
+    centres = None
+    if augment is not None:
+        c = fe.mel.config
+        centres = mel_centres(c.sample_rate, c.n_mels, c.fmin, c.sample_rate / 2 if c.fmax is None else c.fmax)
     for i in idx.tolist():
         f = utts.frames(i)
-        if augment:
-            f = f.copy()
-            for _ in range(2):  # SpecAugment-style masks: robustness to unseen voices and noise
-                w = int(rng.integers(0, 10))
-                s = int(rng.integers(0, max(1, f.shape[1] - w)))
-                f[:, s : s + w] = fe.mean[s : s + w]
-                tw = int(rng.integers(0, min(20, max(1, f.shape[0] // 8))))
-                ts = int(rng.integers(0, max(1, f.shape[0] - tw)))
-                f[ts : ts + tw] = fe.mean
+        if augment is not None:
+            f = augment_frames(f, rng, augment, centres, fe.mean)
         xs.append(fe.model_input(f))
         ys.append(utts.labels[i])
     t = max(len(x) for x in xs)
@@ -110,7 +114,7 @@ def train_asr(cfg: AsrTrainConfig, *, resume: bool = False, progress: bool = Tru
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     raw_fe = AsrFrontend({**FRONTEND_DEFAULTS, "stack": cfg.stack})
-    utts = load_utterances(cfg.corpus, raw_fe)
+    utts = concat_utterances([load_utterances(c, raw_fe) for c in cfg.corpus])
     mean, std = cmvn_stats(utts)
     fe = AsrFrontend({**FRONTEND_DEFAULTS, "stack": cfg.stack, "mean": mean, "std": std})
     perm = rng.permutation(len(utts))
@@ -118,6 +122,8 @@ def train_asr(cfg: AsrTrainConfig, *, resume: bool = False, progress: bool = Tru
     val, train = utts.subset(perm[:n_val]), utts.subset(perm[n_val:])
     net = StreamingRNN(RNNConfig(cell=cfg.cell, input_size=fe.dim, hidden_size=cfg.hidden, num_layers=cfg.layers,
                                  output_size=len(DEFAULT_VOCAB), dropout=cfg.dropout, proj_size=cfg.proj))
+    if cfg.init is not None:
+        _load_init(net, cfg.init)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     ctc = torch.nn.CTCLoss(blank=DEFAULT_VOCAB.blank, zero_infinity=True)
     digest = _digest(cfg)
@@ -143,7 +149,7 @@ def train_asr(cfg: AsrTrainConfig, *, resume: bool = False, progress: bool = Tru
         losses = st.setdefault("epoch_losses", [])
         for bi in range(st.get("batch", 0), len(batches)):
             brng = np.random.default_rng([cfg.seed, st["epoch"], bi])
-            x, xl, y, yl = _batch(train, batches[bi], fe, brng, augment=True)
+            x, xl, y, yl = _batch(train, batches[bi], fe, brng, augment=cfg.augment)
             logp = torch.log_softmax(net(x)[0], -1).transpose(0, 1)
             loss = ctc(logp, y, xl, yl)
             opt.zero_grad()
@@ -187,6 +193,20 @@ def train_asr(cfg: AsrTrainConfig, *, resume: bool = False, progress: bool = Tru
     return _finish(cfg, net.eval(), fe, st, len(train), time.monotonic() - started)
 
 
+def _load_init(net: StreamingRNN, directory: Path) -> None:
+    """Copy another run's best (else last) weights; the architectures must match."""
+    path = checkpoint_path(directory)
+    if not path.is_file():
+        raise ConfigError(f"init: no checkpoint at {path}")
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    weights = payload.get("train_state", {}).get("best_state") or payload.get("model")
+    try:
+        net.load_state_dict(weights)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(f"init: {path} does not fit this architecture: {str(exc).splitlines()[0]}") from None
+    log.info("initialised from %s", path)
+
+
 def _save(cfg: AsrTrainConfig, digest: str, net, opt, st: dict) -> None:
     save_checkpoint(cfg.checkpoint_dir, {"digest": digest, "model": net.state_dict(), "optim": opt.state_dict(),
                                          "train_state": st, "torch_rng": torch.get_rng_state()})
@@ -197,7 +217,8 @@ def _finish(cfg: AsrTrainConfig, net: StreamingRNN, fe: AsrFrontend, st: dict, n
 
     out = Path(cfg.out)
     features = {**fe.spec(), "vocab": list(DEFAULT_VOCAB.symbols), "blank": DEFAULT_VOCAB.blank}
-    training = {"corpus": str(cfg.corpus), "utterances": n_train, "steps": st["step"], "epochs": st["epoch"],
+    training = {"corpus": [str(c) for c in cfg.corpus], "utterances": n_train, "steps": st["step"],
+                "epochs": st["epoch"],
                 "best_val_cer": st["best"], "seconds": round(seconds, 1), "config": cfg.model_dump(mode="json")}
     export_model(net, out, name=out.stem, task="asr", features=features, training=training)
     err = check_streaming_parity(net, out)

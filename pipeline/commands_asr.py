@@ -8,9 +8,36 @@ import logging
 import sys
 from pathlib import Path
 
-__all__ = ["register", "register_train_asr", "register_eval_asr"]
+__all__ = ["register", "register_train_asr", "register_eval_asr", "add_decoder_args", "decoder_options"]
 
 log = logging.getLogger(__name__)
+
+
+def add_decoder_args(p: argparse.ArgumentParser) -> None:
+    """Flags that switch finals from greedy CTC to prefix beam search with a word LM."""
+    g = p.add_argument_group("decoding (finals; partials stay greedy)")
+    g.add_argument("--beam", type=int, default=None, help="prefix beam search with this many beams (8 with --lm)")
+    g.add_argument("--lm", type=Path, default=None, metavar="TEXT",
+                   help="text file, one sentence per line: trains a word 3-gram LM and a lexicon for the beam")
+    g.add_argument("--lm-weight", type=float, default=0.5, help="LM weight alpha (default 0.5)")
+    g.add_argument("--word-bonus", type=float, default=1.0, help="score added per word, beta (default 1.0)")
+
+
+def decoder_options(args: argparse.Namespace) -> dict:
+    """``load_asr`` keyword arguments from :func:`add_decoder_args` flags (reads the LM text)."""
+    from rnnstream.errors import ConfigError
+
+    sentences = None
+    if args.lm is not None:
+        try:
+            sentences = [line for line in args.lm.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"--lm: cannot read {args.lm}: {exc}") from None
+        if not sentences:
+            raise ConfigError(f"--lm: {args.lm} has no text")
+    if args.beam is not None and args.beam < 1:
+        raise ConfigError(f"--beam: must be >= 1, got {args.beam}")
+    return {"beam": args.beam, "lm_sentences": sentences, "alpha": args.lm_weight, "beta": args.word_bonus}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--model", default="builtin:asr", help="ASR model (.onnx) or builtin:asr")
     t.add_argument("--provider", default="auto", choices=("auto", "cpu", "cuda"))
     t.add_argument("--partials", action=argparse.BooleanOptionalAction, default=True, help="print partial results")
+    add_decoder_args(t)
     t.add_argument("--mic", action="store_true", help="transcribe the microphone live (needs the audio extra)")
     t.add_argument("--device", help="input device index or name (see `rnnstream devices`)")
     t.add_argument("--kafka-topic", help="also publish transcripts to this Kafka topic (--mic)")
@@ -48,7 +76,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--split", choices=("train", "eval"), default="train")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--workers", type=int, default=2)
+    s.add_argument("--engine-weight", action="append", default=[], metavar="ENGINE=W",
+                   help="train split: how often an engine speaks, repeatable "
+                   "(default espeak-ng=0.6 flite=0.2 festival=0.2)")
+    s.add_argument("--speed", type=float, nargs=2, metavar=("LO", "HI"),
+                   help="train split: speed-perturbation range; resampling also shifts pitch and formants, "
+                   "which stands in for speakers the corpus lacks (default 0.9 1.1)")
     s.set_defaults(func=_cmd_corpus)
+    x = csub.add_parser(
+        "text",
+        help="write training-split sentences, one per line (LM text for --lm)",
+        description="Sentences from the generator's training split: they never occur in the evaluation set.",
+    )
+    x.add_argument("--sentences", type=int, default=50000)
+    x.add_argument("--seed", type=int, default=1)
+    x.add_argument("--out", type=Path, required=True)
+    x.set_defaults(func=_cmd_corpus_text)
 
 
 def register_train_asr(train_sub: argparse._SubParsersAction) -> None:
@@ -59,7 +102,14 @@ def register_train_asr(train_sub: argparse._SubParsersAction) -> None:
         description="Trains a unidirectional GRU/LSTM with a character CTC head on stacked log-mel frames, "
         "checkpointing every N steps (--resume continues), then exports ONNX + manifest.",
     )
-    a.add_argument("--corpus", type=Path, required=True, help="corpus directory (manifest.jsonl)")
+    a.add_argument("--corpus", type=Path, nargs="+", required=True,
+                   help="corpus directories (manifest.jsonl each), trained on together")
+    a.add_argument("--init", type=Path, default=None,
+                   help="fine-tune: start from the weights in this checkpoint directory")
+    a.add_argument("--warp", type=float, nargs=2, metavar=("LO", "HI"), default=None,
+                   help="vocal-tract warp range applied to training features (default 0.85 1.2)")
+    a.add_argument("--band-limit-prob", type=float, default=None,
+                   help="share of training utterances band-limited to 3.4-4.2 kHz (default 0.15)")
     a.add_argument("--out", type=Path, default=Path("asr.onnx"))
     a.add_argument("--checkpoint-dir", type=Path, default=Path("runs/asr"))
     a.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="gru")
@@ -89,6 +139,9 @@ def register_eval_asr(eval_sub: argparse._SubParsersAction) -> None:
     e.add_argument("--manifest", type=Path, required=True, help="corpus manifest.jsonl (e.g. from corpus speech --split eval)")
     e.add_argument("--model", default="builtin:asr")
     e.add_argument("--limit", type=int, default=None, help="only the first N utterances")
+    e.add_argument("--voice", action="append", default=None, metavar="ENGINE:NAME",
+                   help="only these voices (repeatable)")
+    add_decoder_args(e)
     e.add_argument("--no-peer", action="store_true", help="skip pocketsphinx")
     e.add_argument("--json", type=Path, help="write the result as JSON")
     e.set_defaults(func=_cmd_eval_asr)
@@ -98,8 +151,9 @@ def _cmd_eval_asr(args: argparse.Namespace) -> int:
     from rnnstream.evaluation.asr_eval import evaluate_asr
     from rnnstream.transcribe import Transcriber, load_asr
 
-    result = evaluate_asr(Transcriber(load_asr(args.model, provider="cpu")), str(args.manifest), limit=args.limit,
-                          peer=not args.no_peer)
+    op = load_asr(args.model, provider="cpu", **decoder_options(args))
+    result = evaluate_asr(Transcriber(op), str(args.manifest), limit=args.limit, peer=not args.no_peer,
+                          voices=set(args.voice) if args.voice else None)
     peer = "pocketsphinx_wer" in result
     print(f"| voice | utterances | WER | CER |{' pocketsphinx WER |' if peer else ''}")
     print(f"|---|---:|---:|---:|{'---:|' if peer else ''}")
@@ -127,7 +181,7 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
         return transcribe_mic(args)
     if not args.wav:
         raise ConfigError("transcribe: give a WAV file, or --mic for the microphone")
-    tr = Transcriber(load_asr(args.model, provider=args.provider, chunk_ms=args.chunk_ms))
+    tr = Transcriber(load_asr(args.model, provider=args.provider, chunk_ms=args.chunk_ms, **decoder_options(args)))
     signal = load_mono_16k(args.wav)
     for ev in tr.stream(signal):
         if ev["type"] == "partial" and not args.partials:
@@ -138,6 +192,18 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
             print(f"[{ev['start']:7.2f} - {ev['end']:7.2f}] {ev['text']}", flush=True)
         elif sys.stdout.isatty():
             print(f"\r… {ev['text'][-70:]:<72}", end="", flush=True)
+    return 0
+
+
+def _cmd_corpus_text(args: argparse.Namespace) -> int:
+    from rnnstream.asr.sentences import SentenceGenerator
+    from rnnstream.errors import ConfigError
+
+    if args.sentences < 1:
+        raise ConfigError(f"--sentences: must be >= 1, got {args.sentences}")
+    lines = SentenceGenerator(seed=args.seed).sample(args.sentences, "train")
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(json.dumps({"out": str(args.out), "sentences": len(lines)}))
     return 0
 
 
@@ -152,9 +218,33 @@ def _cmd_corpus(args: argparse.Namespace) -> int:
         return 0
     if args.hours is None:
         raise ConfigError("--hours: required for a training corpus")
-    summary = build_corpus(args.hours, args.out, seed=args.seed, workers=args.workers, split=args.split)
+    weights = None
+    if args.engine_weight:
+        weights = {}
+        for item in args.engine_weight:
+            engine, sep, w = item.partition("=")
+            try:
+                weights[engine] = float(w)
+            except ValueError:
+                raise ConfigError(f"--engine-weight: expected ENGINE=NUMBER, got {item!r}") from None
+            if not sep:
+                raise ConfigError(f"--engine-weight: expected ENGINE=NUMBER, got {item!r}")
+    aug = None
+    if args.speed is not None:
+        from rnnstream.asr.augment import AugmentConfig
+
+        aug = AugmentConfig(tempo=tuple(args.speed), tempo_prob=0.8)
+    summary = build_corpus(args.hours, args.out, seed=args.seed, workers=args.workers, split=args.split,
+                           engine_weights=weights, augment_config=aug)
     print(json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in summary.__dict__.items()}))
     return 0
+
+
+def _feature_augment(args: argparse.Namespace):
+    from rnnstream.models.asr_augment import FeatureAugment
+
+    given = {"warp": tuple(args.warp) if args.warp else None, "band_limit_prob": args.band_limit_prob}
+    return FeatureAugment(**{k: v for k, v in given.items() if v is not None})
 
 
 def _cmd_train_asr(args: argparse.Namespace) -> int:
@@ -164,6 +254,7 @@ def _cmd_train_asr(args: argparse.Namespace) -> int:
         corpus=args.corpus, out=args.out, checkpoint_dir=args.checkpoint_dir, cell=args.cell, layers=args.layers,
         hidden=args.hidden, proj=args.proj, epochs=args.epochs, batch_frames=args.batch_frames, lr=args.lr,
         seed=args.seed, max_steps=args.max_steps, max_minutes=args.max_minutes, threads=args.threads,
+        init=args.init, augment=_feature_augment(args),
     )
     result = train_asr(cfg, resume=args.resume)
     print(json.dumps(result))

@@ -137,7 +137,9 @@ def transcribe_mic(args: argparse.Namespace) -> int:
     if args.max_seconds is not None and args.max_seconds <= 0:
         raise ConfigError(f"--max-seconds must be positive, got {args.max_seconds}")
     metrics = get_metrics()
-    op = load_asr(args.model, provider=args.provider, chunk_ms=args.chunk_ms)
+    from rnnstream.commands_asr import decoder_options
+
+    op = load_asr(args.model, provider=args.provider, chunk_ms=args.chunk_ms, **decoder_options(args))
     warm_up(op)
     tr = Transcriber(op)
     record = getattr(args, "record", None)

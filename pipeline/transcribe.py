@@ -9,29 +9,56 @@ output must match.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
-from rnnstream.asr.ctc import log_softmax
+from rnnstream.asr.beam import BeamSearchDecoder
+from rnnstream.asr.ctc import Vocab, log_softmax
+from rnnstream.asr.lm import Lexicon, NgramLM
+from rnnstream.asr.text import normalize_text
 from rnnstream.asr.endpoint import EndpointConfig
 from rnnstream.operators.asr import AsrOperator
 from rnnstream.records import DATA, END
 from rnnstream.scheduler import Scheduler
 from rnnstream.session import load_session
 
-__all__ = ["Transcriber", "load_asr", "DEFAULT_ASR_MODEL"]
+__all__ = ["Transcriber", "load_asr", "build_rescorer", "DEFAULT_ASR_MODEL"]
 
 DEFAULT_ASR_MODEL = "builtin:asr"
 
 
+def build_rescorer(sentences: Iterable[str] | None, vocab: Vocab, *, beam: int = 8, order: int = 3,
+                   alpha: float = 0.5, beta: float = 1.0, lexicon: bool = True,
+                   frame_shift: float = 0.04) -> BeamSearchDecoder:
+    """Prefix beam search for finals, with a word n-gram LM (and lexicon) from ``sentences``.
+
+    >>> from rnnstream.asr.ctc import DEFAULT_VOCAB
+    >>> dec = build_rescorer(["turn the light on", "turn it off"], DEFAULT_VOCAB, beam=4)
+    >>> len(dec.lexicon), dec.lm.order
+    (6, 3)
+    """
+    if sentences is None:
+        return BeamSearchDecoder(vocab, beam, frame_shift=frame_shift)
+    texts = [t for t in (normalize_text(s) for s in sentences) if t]
+    lm = NgramLM.train(texts, order=order)
+    lex = Lexicon(w for t in texts for w in t.split()) if lexicon else None
+    return BeamSearchDecoder(vocab, beam, lm=lm, lexicon=lex, alpha=alpha, beta=beta, frame_shift=frame_shift)
+
+
 def load_asr(model: str | Path = DEFAULT_ASR_MODEL, *, provider: str = "auto", chunk_ms: float = 100.0,
-             endpoint: EndpointConfig | None = None) -> AsrOperator:
+             endpoint: EndpointConfig | None = None, beam: int | None = None,
+             lm_sentences: Iterable[str] | None = None, alpha: float = 0.5, beta: float = 1.0) -> AsrOperator:
+    """The ASR operator for ``model``; ``beam`` and/or ``lm_sentences`` turn on beam-decoded finals."""
     from rnnstream.build import resolve_model
 
     session = load_session(resolve_model(str(model)), provider=provider)
-    return AsrOperator(session, chunk_ms=chunk_ms, endpoint=endpoint)
+    op = AsrOperator(session, chunk_ms=chunk_ms, endpoint=endpoint)
+    if beam is None and lm_sentences is None:
+        return op
+    dec = build_rescorer(lm_sentences, op.vocab, beam=beam or 8, alpha=alpha, beta=beta, frame_shift=op.shift)
+    return AsrOperator(session, chunk_ms=chunk_ms, endpoint=endpoint, rescore=dec)
 
 
 class Transcriber:
@@ -87,10 +114,16 @@ class Transcriber:
                 yield ev
 
     def whole_text(self, signal: np.ndarray) -> str:
-        """Greedy decode of the whole signal in one session call (no endpointing)."""
+        """Decode the whole signal in one session call (no endpointing): greedy, or the
+        operator's beam when it rescores finals."""
         op = self.op
         x = op.frontend.whole(self._padded(signal))[None]
         out, _ = op.session.run(x, op.session.zero_state(1))
-        best = log_softmax(out["y"][0].astype(np.float64)).argmax(-1)
+        logp = log_softmax(out["y"][0].astype(np.float64))
+        if op.rescore is not None:
+            # The same float16 posteriors the streaming operator keeps, so both decode alike.
+            logp = logp.astype(np.float16).astype(np.float64)
+            return op.rescore.result(op.rescore.step(op.rescore.initial_state(), logp)).text
+        best = logp.argmax(-1)
         text = "".join(op.vocab.symbols[i] for i in op.vocab.collapse(best).tolist())
         return " ".join(text.split())

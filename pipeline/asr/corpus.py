@@ -95,6 +95,9 @@ def _voice_table(voices: Sequence[Voice], engine_weights: dict[str, float]) -> t
     for v in sorted(voices):
         groups.setdefault(v.engine, []).append(v)
     names = sorted(groups)
+    unknown = sorted(set(engine_weights) - {"espeak-ng", "flite", "festival"})
+    if unknown:
+        raise ConfigError(f"engine_weights: unknown engine(s) {unknown}; engines are espeak-ng, flite, festival")
     w = np.array([float(engine_weights.get(e, 0.0)) for e in names])
     if (w < 0).any() or w.sum() <= 0:
         raise ConfigError(f"engine_weights must be >= 0 and cover an installed engine ({names}), got {engine_weights}")

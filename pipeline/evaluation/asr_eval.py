@@ -89,8 +89,9 @@ def pocketsphinx_texts(signals: list[np.ndarray]) -> list[str] | None:
 
 
 def evaluate_asr(tr: Transcriber, manifest: str, *, group: int = 64, limit: int | None = None,
-                 peer: bool = True) -> dict[str, Any]:
-    entries = sorted(read_manifest(manifest), key=lambda e: e["id"])[:limit]
+                 peer: bool = True, voices: set[str] | None = None) -> dict[str, Any]:
+    entries = sorted(read_manifest(manifest), key=lambda e: e["id"])
+    entries = [e for e in entries if voices is None or e["voice"] in voices][:limit]
     chunk_s = tr.chunk / 16000
     per_voice: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     first_lat, final_lat, identical, audio_s, compute_s, calls = [], [], 0, 0.0, 0.0, 0

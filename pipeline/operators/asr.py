@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnstream.asr.beam import BeamSearchDecoder
 from rnnstream.asr.ctc import Vocab, greedy_step_batch, log_softmax, words_from_tokens
 from rnnstream.asr.endpoint import EndpointConfig, EndpointState, endpoint_step
 from rnnstream.errors import ModelError
@@ -33,6 +34,7 @@ class AsrOperator(Operator):
         name: str = "asr",
         chunk_ms: float = 100.0,
         endpoint: EndpointConfig | None = None,
+        rescore: BeamSearchDecoder | None = None,
     ) -> None:
         f = session.manifest.features
         if session.manifest.task != "asr" or "vocab" not in f:
@@ -46,6 +48,12 @@ class AsrOperator(Operator):
         ep = endpoint or EndpointConfig()
         self.endpoint = ep.model_copy(update={"frame_shift": self.shift})
         self.value_shape = (self.chunk,)
+        self.rescore = rescore
+        if rescore is not None and len(rescore.vocab) != len(self.vocab):
+            raise ModelError(f"rescore decoder has {len(rescore.vocab)} labels, the model {len(self.vocab)}")
+        # Room for the longest utterance the endpointer allows, plus the chunk it closes in.
+        self.max_frames = self.endpoint.frames(self.endpoint.max_utterance) + self.chunk // self.frontend.step_samples + 2
+        post = (ExtraSpec("post", (self.max_frames, len(self.vocab)), "float16"),) if rescore is not None else ()
         self._symbols = np.array(self.vocab.symbols, dtype=object)
         self._symbols[self.vocab.blank] = ""
         self.spec = StateSpec(
@@ -61,7 +69,8 @@ class AsrOperator(Operator):
                 ExtraSpec("ep_frames", (), "int64"),
                 ExtraSpec("ep_speech", (), "int64"),
                 ExtraSpec("ep_trailing", (), "int64"),
-            ),
+            )
+            + post,
         )
 
     # -- one chunk for B streams ------------------------------------------------------------
@@ -91,6 +100,9 @@ class AsrOperator(Operator):
         ep_frame = frame0 + np.where(fired, reasons.argmax(axis=1), t - 1)
 
         outputs = self._render(tok, tok_frame, n_tok, state["utt_start"], fired, ep_frame, frame0 + t)
+        if self.rescore is not None:
+            post = self._keep_posteriors(logp, state, new)
+            self._rescore_finals(outputs, post, frame0 + t - state["utt_start"], state["utt_start"])
         # An endpoint closes the utterance; the next one starts after this chunk.
         n_tok = np.where(fired, 0, n_tok)
         utt_start = np.where(fired, frame0 + t, state["utt_start"])
@@ -98,6 +110,24 @@ class AsrOperator(Operator):
                    tok_frame=tok_frame, ep_frames=ep_state.n_frames, ep_speech=ep_state.n_speech,
                    ep_trailing=ep_state.trailing)
         return outputs, new
+
+    def _keep_posteriors(self, logp: np.ndarray, state: State, new: State) -> np.ndarray:
+        post = state["post"].copy()
+        b, t, _ = logp.shape
+        pos = (state["dec_frame"] - state["utt_start"])[:, None] + np.arange(t)
+        ok = pos < self.max_frames  # the max-utterance rule fires long before this
+        rows = np.broadcast_to(np.arange(b)[:, None], pos.shape)
+        post[rows[ok], pos[ok]] = logp[ok]
+        new["post"] = post
+        return post
+
+    def _rescore_finals(self, outputs: dict, post: np.ndarray, n_frames: np.ndarray, utt_start: np.ndarray) -> None:
+        for i in np.flatnonzero(outputs["final"]).tolist():
+            n = int(min(n_frames[i], self.max_frames))
+            hyp = self.rescore.result(self.rescore.step(self.rescore.initial_state(), post[i, :n].astype(np.float64)))
+            outputs["text"][i] = hyp.text
+            ws = words_from_tokens(hyp.tokens, hyp.frames + int(utt_start[i]), self.vocab, self.shift)
+            outputs["words"][i] = [{"word": w.word, "start": round(w.start, 3), "end": round(w.end, 3)} for w in ws]
 
     def _render(self, tok, tok_frame, n_tok, utt_start, final, ep_frame, frame_end) -> dict[str, np.ndarray]:
         b = tok.shape[0]
@@ -125,4 +155,7 @@ class AsrOperator(Operator):
         """End of stream: the open utterance becomes final."""
         n = state["n_tok"]
         end = state["dec_frame"]
-        return self._render(state["tok"], state["tok_frame"], n, state["utt_start"], n > 0, end - 1, end)
+        out = self._render(state["tok"], state["tok_frame"], n, state["utt_start"], n > 0, end - 1, end)
+        if self.rescore is not None:
+            self._rescore_finals(out, state["post"], end - state["utt_start"], state["utt_start"])
+        return out

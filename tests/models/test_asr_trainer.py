@@ -48,3 +48,38 @@ def test_killed_and_resumed_equals_uninterrupted(corpus, tmp_path):
     wb = torch.load(tmp_path / "b" / "ck" / "last.pt", weights_only=False)["model"]
     for k in wa:
         torch.testing.assert_close(wa[k], wb[k], atol=1e-5, rtol=1e-4)
+
+
+def test_fine_tune_starts_from_another_runs_weights(corpus, tmp_path):
+    train_asr(cfg(corpus, tmp_path / "base", max_steps=3), progress=False)
+    base = torch.load(tmp_path / "base" / "ck" / "last.pt", weights_only=False)
+    start = base["train_state"]["best_state"] or base["model"]
+    # lr tiny: after one step the weights must still sit next to the base run's, not a fresh init.
+    train_asr(cfg(corpus, tmp_path / "ft", max_steps=1, lr=1e-7, init=tmp_path / "base" / "ck"), progress=False)
+    # Both runs share the seed, so a silently ignored --init would start from the base run's own
+    # initial weights, which its three Adam steps (lr 2e-3) moved by far more than 1e-4.
+    tuned = torch.load(tmp_path / "ft" / "ck" / "last.pt", weights_only=False)["model"]
+    for k in start:
+        torch.testing.assert_close(tuned[k], start[k], atol=1e-4, rtol=0)
+
+
+def test_init_with_another_architecture_is_one_clear_error(corpus, tmp_path):
+    from rnnstream.errors import ConfigError
+
+    train_asr(cfg(corpus, tmp_path / "base", max_steps=1), progress=False)
+    with pytest.raises(ConfigError, match="init: .* does not fit"):
+        train_asr(cfg(corpus, tmp_path / "ft", max_steps=1, hidden=24, init=tmp_path / "base" / "ck"), progress=False)
+    with pytest.raises(ConfigError, match="init: no checkpoint"):
+        train_asr(cfg(corpus, tmp_path / "ft2", max_steps=1, init=tmp_path / "nowhere"), progress=False)
+
+
+def test_two_corpora_train_together(corpus, tmp_path):
+    result = train_asr(cfg([corpus, corpus], tmp_path, max_steps=2), progress=False)
+    sess = load_session(tmp_path / "asr.onnx")
+    one = cfg(corpus, tmp_path / "one").corpus
+    assert len(one) == 1 and sess.manifest.training["corpus"] == [str(corpus), str(corpus)]
+    # Each utterance counted once per corpus: the doubled run sees twice the utterances.
+    single = train_asr(cfg(corpus, tmp_path / "one", max_steps=1), progress=False)
+    assert result["steps"] == 2 and single["steps"] == 1
+    assert sess.manifest.training["utterances"] > load_session(tmp_path / "one" / "asr.onnx").manifest.training[
+        "utterances"]

@@ -105,3 +105,27 @@ def test_engine_weights_pick_the_engine(tmp_path: Path) -> None:
     assert voices == {"flite:awb"}  # the only flite voice allowed in training
     with pytest.raises(ConfigError):
         build_corpus(0.001, tmp_path / "x", seed=1, engine_weights={"sapi": 1.0})
+
+
+def test_cli_engine_weights_and_speed_range(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rnnstream.cli import main
+
+    assert main(["corpus", "speech", "--hours", "0.002", "--out", str(tmp_path), "--seed", "4", "--workers", "1",
+                 "--engine-weight", "flite=1", "--speed", "1.2", "1.25"]) == 0
+    entries = read_manifest(tmp_path / MANIFEST_NAME)
+    assert {e["voice"] for e in entries} == {"flite:awb"}
+    tempos = [e["augment"]["tempo"] for e in entries if "tempo" in e["augment"]]
+    assert tempos and all(1.2 <= t <= 1.25 for t in tempos)
+    assert main(["corpus", "speech", "--hours", "0.001", "--out", str(tmp_path / "x"),
+                 "--engine-weight", "flite"]) == 2
+    assert "--engine-weight" in capsys.readouterr().err
+
+
+def test_cli_corpus_text_is_training_split_only(tmp_path: Path) -> None:
+    from rnnstream.cli import main
+
+    out = tmp_path / "lm.txt"
+    assert main(["corpus", "text", "--sentences", "300", "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert len(lines) == 300 and not any(is_eval_text(t) for t in lines)
+    assert all(t == normalize_text(t) for t in lines)
