@@ -21,7 +21,7 @@ from rnnstream.operators.forecast import ForecastOperator
 from rnnstream.runner import OperatorSettings, Pipeline
 from rnnstream.session import load_session
 
-__all__ = ["build_pipeline", "build_operator", "resolve_model", "BUILTIN_MODELS"]
+__all__ = ["build_pipeline", "build_operator", "resolve_model", "read_lm_text", "BUILTIN_MODELS"]
 
 BUILTIN_MODELS = ("forecast", "anomaly", "asr")
 
@@ -48,10 +48,26 @@ def build_operator(cfg: OperatorConfig) -> Operator:
     if cfg.type == "anomaly":
         return AnomalyOperator(session, name=cfg.name, threshold=cfg.threshold)
     if cfg.type == "asr":
-        from rnnstream.operators.asr import AsrOperator
+        from rnnstream.transcribe import asr_operator
 
-        return AsrOperator(session, name=cfg.name, chunk_ms=cfg.chunk_ms)
+        return asr_operator(session, name=cfg.name, chunk_ms=cfg.chunk_ms, beam=cfg.beam,
+                            lm_sentences=_lm_text(cfg), alpha=cfg.lm_weight, beta=cfg.word_bonus)
     return RnnOperator(session, name=cfg.name)
+
+
+def read_lm_text(path: Path, field: str) -> list[str]:
+    """The non-empty lines of an LM text file; errors name ``field``."""
+    try:
+        lines = [line for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{field}: cannot read {path}: {exc}") from None
+    if not lines:
+        raise ConfigError(f"{field}: {path} has no text")
+    return lines
+
+
+def _lm_text(cfg: OperatorConfig) -> list[str] | None:
+    return None if cfg.lm is None else read_lm_text(cfg.lm, f"operators[{cfg.name}].lm")
 
 
 def _value_width(operators: list[Operator]) -> int:

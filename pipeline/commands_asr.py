@@ -25,16 +25,10 @@ def add_decoder_args(p: argparse.ArgumentParser) -> None:
 
 def decoder_options(args: argparse.Namespace) -> dict:
     """``load_asr`` keyword arguments from :func:`add_decoder_args` flags (reads the LM text)."""
+    from rnnstream.build import read_lm_text
     from rnnstream.errors import ConfigError
 
-    sentences = None
-    if args.lm is not None:
-        try:
-            sentences = [line for line in args.lm.read_text(encoding="utf-8").splitlines() if line.strip()]
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"--lm: cannot read {args.lm}: {exc}") from None
-        if not sentences:
-            raise ConfigError(f"--lm: {args.lm} has no text")
+    sentences = None if args.lm is None else read_lm_text(args.lm, "--lm")
     if args.beam is not None and args.beam < 1:
         raise ConfigError(f"--beam: must be >= 1, got {args.beam}")
     return {"beam": args.beam, "lm_sentences": sentences, "alpha": args.lm_weight, "beta": args.word_bonus}
@@ -123,6 +117,7 @@ def register_train_asr(train_sub: argparse._SubParsersAction) -> None:
     a.add_argument("--max-steps", type=int, default=None)
     a.add_argument("--max-minutes", type=float, default=None, help="time box; the best model so far is exported")
     a.add_argument("--threads", type=int, default=2)
+    a.add_argument("--patience", type=int, default=4, help="epochs without validation gain before stopping")
     a.add_argument("--resume", action="store_true", help="continue from the checkpoint in --checkpoint-dir")
     a.set_defaults(func=_cmd_train_asr)
 
@@ -254,7 +249,7 @@ def _cmd_train_asr(args: argparse.Namespace) -> int:
         corpus=args.corpus, out=args.out, checkpoint_dir=args.checkpoint_dir, cell=args.cell, layers=args.layers,
         hidden=args.hidden, proj=args.proj, epochs=args.epochs, batch_frames=args.batch_frames, lr=args.lr,
         seed=args.seed, max_steps=args.max_steps, max_minutes=args.max_minutes, threads=args.threads,
-        init=args.init, augment=_feature_augment(args),
+        init=args.init, augment=_feature_augment(args), patience=args.patience,
     )
     result = train_asr(cfg, resume=args.resume)
     print(json.dumps(result))

@@ -24,7 +24,7 @@ from rnnstream.records import DATA, END
 from rnnstream.scheduler import Scheduler
 from rnnstream.session import load_session
 
-__all__ = ["Transcriber", "load_asr", "build_rescorer", "DEFAULT_ASR_MODEL"]
+__all__ = ["Transcriber", "load_asr", "asr_operator", "build_rescorer", "DEFAULT_ASR_MODEL"]
 
 DEFAULT_ASR_MODEL = "builtin:asr"
 
@@ -47,18 +47,24 @@ def build_rescorer(sentences: Iterable[str] | None, vocab: Vocab, *, beam: int =
     return BeamSearchDecoder(vocab, beam, lm=lm, lexicon=lex, alpha=alpha, beta=beta, frame_shift=frame_shift)
 
 
-def load_asr(model: str | Path = DEFAULT_ASR_MODEL, *, provider: str = "auto", chunk_ms: float = 100.0,
-             endpoint: EndpointConfig | None = None, beam: int | None = None,
-             lm_sentences: Iterable[str] | None = None, alpha: float = 0.5, beta: float = 1.0) -> AsrOperator:
-    """The ASR operator for ``model``; ``beam`` and/or ``lm_sentences`` turn on beam-decoded finals."""
-    from rnnstream.build import resolve_model
-
-    session = load_session(resolve_model(str(model)), provider=provider)
-    op = AsrOperator(session, chunk_ms=chunk_ms, endpoint=endpoint)
+def asr_operator(session, *, name: str = "asr", chunk_ms: float = 100.0, endpoint: EndpointConfig | None = None,
+                 beam: int | None = None, lm_sentences: Iterable[str] | None = None, alpha: float = 0.5,
+                 beta: float = 1.0) -> AsrOperator:
+    """An ASR operator on ``session``; ``beam`` and/or ``lm_sentences`` turn on beam-decoded finals."""
+    op = AsrOperator(session, name=name, chunk_ms=chunk_ms, endpoint=endpoint)
     if beam is None and lm_sentences is None:
         return op
     dec = build_rescorer(lm_sentences, op.vocab, beam=beam or 8, alpha=alpha, beta=beta, frame_shift=op.shift)
-    return AsrOperator(session, chunk_ms=chunk_ms, endpoint=endpoint, rescore=dec)
+    return AsrOperator(session, name=name, chunk_ms=chunk_ms, endpoint=endpoint, rescore=dec)
+
+
+def load_asr(model: str | Path = DEFAULT_ASR_MODEL, *, provider: str = "auto", chunk_ms: float = 100.0,
+             endpoint: EndpointConfig | None = None, **decoding) -> AsrOperator:
+    """The ASR operator for ``model``; ``decoding`` is passed to :func:`asr_operator`."""
+    from rnnstream.build import resolve_model
+
+    session = load_session(resolve_model(str(model)), provider=provider)
+    return asr_operator(session, chunk_ms=chunk_ms, endpoint=endpoint, **decoding)
 
 
 class Transcriber:

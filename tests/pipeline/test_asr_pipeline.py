@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from rnnstream.build import build_pipeline
 from rnnstream.config import parse_config
-from rnnstream.operators.asr import AsrOperator
+from rnnstream.errors import ConfigError
 from rnnstream.session import load_session
-from rnnstream.transcribe import Transcriber
+from rnnstream.transcribe import Transcriber, asr_operator
+
+LM_TEXT = ["open the door", "close the window please", "the door is open"]
 
 
-def test_asr_pipeline_matches_the_transcriber_and_finalises_on_end(tmp_path, asr_model):
+@pytest.mark.parametrize("decoding", ["greedy", "lm"])
+def test_asr_pipeline_matches_the_transcriber_and_finalises_on_end(tmp_path, asr_model, decoding):
     rng = np.random.default_rng(5)
     streams = {f"mic-{k}": (0.3 * rng.standard_normal(1600 * 12)).astype(np.float32) for k in range(3)}
     lines = []
@@ -24,9 +28,15 @@ def test_asr_pipeline_matches_the_transcriber_and_finalises_on_end(tmp_path, asr
     src = tmp_path / "audio.jsonl"
     src.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out.jsonl"
+    op_cfg = {"type": "asr", "name": "asr", "model": str(asr_model), "provider": "cpu"}
+    lm = {}
+    if decoding == "lm":
+        (tmp_path / "lm.txt").write_text("\n".join(LM_TEXT) + "\n")
+        op_cfg |= {"beam": 4, "lm": str(tmp_path / "lm.txt")}
+        lm = {"beam": 4, "lm_sentences": LM_TEXT}
     cfg = parse_config({
         "sources": [{"type": "jsonl", "name": "a", "path": str(src), "max_record_bytes": 200000}],
-        "operators": [{"type": "asr", "name": "asr", "model": str(asr_model), "provider": "cpu"}],
+        "operators": [op_cfg],
         "sinks": [{"type": "jsonl", "name": "out", "path": str(out)}],
         "metrics": {"enabled": False},
     })
@@ -35,8 +45,19 @@ def test_asr_pipeline_matches_the_transcriber_and_finalises_on_end(tmp_path, asr
     p.close()
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     finals = {r["key"]: r["asr"]["text"] for r in rows if r["asr"]["final"]}
-    tr = Transcriber(AsrOperator(load_session(asr_model, provider="cpu")))
+    tr = Transcriber(asr_operator(load_session(asr_model, provider="cpu"), **lm))
+    assert (p.schedulers["asr"].operator.rescore is None) == (decoding == "greedy")
     for k, (key, x) in enumerate(streams.items()):
         want = [e["text"] for e in tr.stream(x, key=k) if e["type"] == "final"]
         assert [finals.get(key)] == want[-1:], key
     assert p.schedulers["asr"].store.live_keys == 0  # every stream ended
+
+
+def test_unreadable_lm_is_one_error_naming_the_operator(tmp_path, asr_model):
+    cfg = parse_config({
+        "sources": [{"type": "stdin", "name": "in"}],
+        "operators": [{"type": "asr", "name": "asr", "model": str(asr_model), "lm": str(tmp_path / "nope.txt")}],
+        "metrics": {"enabled": False},
+    })
+    with pytest.raises(ConfigError, match=r"operators\[asr\]\.lm: cannot read"):
+        build_pipeline(cfg)
