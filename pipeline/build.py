@@ -51,7 +51,8 @@ def build_operator(cfg: OperatorConfig) -> Operator:
         from rnnstream.transcribe import asr_operator
 
         return asr_operator(session, name=cfg.name, chunk_ms=cfg.chunk_ms, beam=cfg.beam,
-                            lm_sentences=_lm_text(cfg), alpha=cfg.lm_weight, beta=cfg.word_bonus)
+                            lm_sentences=_lm_text(cfg), alpha=cfg.lm_weight, beta=cfg.word_bonus,
+                            order=cfg.lm_order)
     return RnnOperator(session, name=cfg.name)
 
 

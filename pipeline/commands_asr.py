@@ -18,7 +18,8 @@ def add_decoder_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("decoding (finals; partials stay greedy)")
     g.add_argument("--beam", type=int, default=None, help="prefix beam search with this many beams (8 with --lm)")
     g.add_argument("--lm", type=Path, default=None, metavar="TEXT",
-                   help="text file, one sentence per line: trains a word 3-gram LM and a lexicon for the beam")
+                   help="text file, one sentence per line: trains a word n-gram LM and a lexicon for the beam")
+    g.add_argument("--lm-order", type=int, default=3, help="n-gram order of the --lm model (1-5, default 3)")
     g.add_argument("--lm-weight", type=float, default=0.5, help="LM weight alpha (default 0.5)")
     g.add_argument("--word-bonus", type=float, default=1.0, help="score added per word, beta (default 1.0)")
 
@@ -31,7 +32,10 @@ def decoder_options(args: argparse.Namespace) -> dict:
     sentences = None if args.lm is None else read_lm_text(args.lm, "--lm")
     if args.beam is not None and args.beam < 1:
         raise ConfigError(f"--beam: must be >= 1, got {args.beam}")
-    return {"beam": args.beam, "lm_sentences": sentences, "alpha": args.lm_weight, "beta": args.word_bonus}
+    if not 1 <= args.lm_order <= 5:
+        raise ConfigError(f"--lm-order: must be 1..5, got {args.lm_order}")
+    return {"beam": args.beam, "lm_sentences": sentences, "alpha": args.lm_weight, "beta": args.word_bonus,
+            "order": args.lm_order}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -146,9 +150,14 @@ def _cmd_eval_asr(args: argparse.Namespace) -> int:
     from rnnstream.evaluation.asr_eval import evaluate_asr
     from rnnstream.transcribe import Transcriber, load_asr
 
-    op = load_asr(args.model, provider="cpu", **decoder_options(args))
+    decoding = decoder_options(args)
+    op = load_asr(args.model, provider="cpu", **decoding)
     result = evaluate_asr(Transcriber(op), str(args.manifest), limit=args.limit, peer=not args.no_peer,
                           voices=set(args.voice) if args.voice else None)
+    result["decoding"] = {"finals": "greedy" if op.rescore is None else "beam", "beam": op.rescore and op.rescore.beam_size,
+                          "lm": str(args.lm) if args.lm else None, "lm_order": args.lm_order if args.lm else None,
+                          "lm_weight": decoding["alpha"] if args.lm else None,
+                          "word_bonus": decoding["beta"] if args.lm else None}
     peer = "pocketsphinx_wer" in result
     print(f"| voice | utterances | WER | CER |{' pocketsphinx WER |' if peer else ''}")
     print(f"|---|---:|---:|---:|{'---:|' if peer else ''}")

@@ -148,7 +148,8 @@ class OperatorConfig(Frozen):
     threshold: float | None = Field(None, ge=0, le=1, description="anomaly alert threshold (anomaly only)")
     chunk_ms: float = Field(100.0, gt=0, description="audio chunk per event, a multiple of 20 ms (asr only)")
     beam: int | None = Field(None, ge=1, description="prefix beam search for finals with this many beams (asr only)")
-    lm: Path | None = Field(None, description="text file, one sentence per line: word 3-gram LM + lexicon (asr only)")
+    lm: Path | None = Field(None, description="text file, one sentence per line: word n-gram LM + lexicon (asr only)")
+    lm_order: int = Field(3, ge=1, le=5, description="n-gram order of the lm (asr with lm)")
     lm_weight: float = Field(0.5, ge=0, description="LM weight alpha (asr with lm)")
     word_bonus: float = Field(1.0, description="score added per word, beta (asr with lm)")
 

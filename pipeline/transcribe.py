@@ -49,12 +49,13 @@ def build_rescorer(sentences: Iterable[str] | None, vocab: Vocab, *, beam: int =
 
 def asr_operator(session, *, name: str = "asr", chunk_ms: float = 100.0, endpoint: EndpointConfig | None = None,
                  beam: int | None = None, lm_sentences: Iterable[str] | None = None, alpha: float = 0.5,
-                 beta: float = 1.0) -> AsrOperator:
+                 beta: float = 1.0, order: int = 3) -> AsrOperator:
     """An ASR operator on ``session``; ``beam`` and/or ``lm_sentences`` turn on beam-decoded finals."""
     op = AsrOperator(session, name=name, chunk_ms=chunk_ms, endpoint=endpoint)
     if beam is None and lm_sentences is None:
         return op
-    dec = build_rescorer(lm_sentences, op.vocab, beam=beam or 8, alpha=alpha, beta=beta, frame_shift=op.shift)
+    dec = build_rescorer(lm_sentences, op.vocab, beam=beam or 8, order=order, alpha=alpha, beta=beta,
+                         frame_shift=op.shift)
     return AsrOperator(session, name=name, chunk_ms=chunk_ms, endpoint=endpoint, rescore=dec)
 
 

@@ -50,3 +50,23 @@ def test_eval_runs_on_a_real_tiny_set(tmp_path, asr_model, monkeypatch):
     assert result["rtf"] > 0 and result["wer"] >= 0
     # Random weights: WER is bad but streaming must still equal the whole-file decode.
     assert result["streamed_equals_whole"], result["streamed_equals_whole_count"]
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (tests/system-deps.sh installs it)")
+def test_eval_cli_filters_voices_and_decodes_with_an_lm(tmp_path, asr_model, monkeypatch):
+    from rnnstream.asr import evalset
+    from rnnstream.asr.voices import Voice
+    from rnnstream.cli import main
+
+    monkeypatch.setattr(evalset, "EVAL_SET_VOICES", (Voice("espeak-ng", "en-us+f4"), Voice("espeak-ng", "en+m6")))
+    manifest = evalset.build_eval_set(2, tmp_path / "eval", workers=1)
+    lm = tmp_path / "lm.txt"
+    lm.write_text("open the door\nturn on the light\n")
+    out = tmp_path / "r.json"
+    assert main(["eval", "asr", "--manifest", str(manifest), "--model", str(asr_model), "--no-peer",
+                 "--voice", "espeak-ng:en+m6", "--lm", str(lm), "--lm-weight", "0.3", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["utterances"] == 2 and set(r["voices"]) == {"espeak-ng:en+m6"}
+    assert r["decoding"] == {"finals": "beam", "beam": 8, "lm": str(lm), "lm_order": 3, "lm_weight": 0.3,
+                             "word_bonus": 1.0}
+    assert r["streamed_equals_whole"]

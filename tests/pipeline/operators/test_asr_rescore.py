@@ -127,6 +127,9 @@ def test_decoder_flags(tmp_path):
         decoder_options(_args("--lm", str(tmp_path / "missing.txt")))
     with pytest.raises(ConfigError, match="--beam"):
         decoder_options(_args("--beam", "0"))
+    with pytest.raises(ConfigError, match="--lm-order"):
+        decoder_options(_args("--lm-order", "7"))
+    assert decoder_options(_args("--lm", str(lm), "--lm-order", "4"))["order"] == 4
     (tmp_path / "empty.txt").write_text("\n")
     with pytest.raises(ConfigError, match="has no text"):
         decoder_options(_args("--lm", str(tmp_path / "empty.txt")))
