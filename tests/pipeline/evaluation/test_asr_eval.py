@@ -70,3 +70,28 @@ def test_eval_cli_filters_voices_and_decodes_with_an_lm(tmp_path, asr_model, mon
     assert r["decoding"] == {"finals": "beam", "beam": 8, "lm": str(lm), "lm_order": 3, "lm_weight": 0.3,
                              "word_bonus": 1.0}
     assert r["streamed_equals_whole"]
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (tests/system-deps.sh installs it)")
+def test_eval_cli_reuses_pocketsphinx_scores_only_for_the_same_utterances(tmp_path, asr_model, monkeypatch, capsys):
+    from rnnstream.asr import evalset
+    from rnnstream.asr.voices import Voice
+    from rnnstream.cli import main
+
+    monkeypatch.setattr(evalset, "EVAL_SET_VOICES", (Voice("espeak-ng", "en-us+f4"), Voice("espeak-ng", "en+m6")))
+    manifest = evalset.build_eval_set(2, tmp_path / "eval", workers=1)
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text(json.dumps({"utterances": 4, "pocketsphinx_wer": 0.25, "voices": {
+        "espeak-ng:en-us+f4": {"utterances": 2, "pocketsphinx_wer": 0.5},
+        "espeak-ng:en+m6": {"utterances": 2, "pocketsphinx_wer": 0.0}}}))
+    out = tmp_path / "r.json"
+    base = ["eval", "asr", "--manifest", str(manifest), "--model", str(asr_model), "--no-peer"]
+    assert main([*base, "--peer-from", str(earlier), "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["pocketsphinx_wer"] == 0.25 and r["voices"]["espeak-ng:en-us+f4"]["pocketsphinx_wer"] == 0.5
+    assert "| espeak-ng:en-us+f4 | 2 |" in capsys.readouterr().out
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"utterances": 2, "pocketsphinx_wer": 0.1, "voices": {
+        "espeak-ng:en-us+f4": {"utterances": 1, "pocketsphinx_wer": 0.5}}}))
+    assert main([*base, "--peer-from", str(wrong)]) == 2
+    assert "did not score the same" in capsys.readouterr().err
