@@ -74,12 +74,14 @@ def _digest(cfg: AsrTrainConfig) -> str:
     return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _batch(utts: Utterances, idx: np.ndarray, fe: AsrFrontend, rng, augment: FeatureAugment | None):
+def _mel_centres(fe: AsrFrontend) -> np.ndarray:
+    c = fe.mel.config
+    return mel_centres(c.sample_rate, c.n_mels, c.fmin, c.sample_rate / 2 if c.fmax is None else c.fmax)
+
+
+def _batch(utts: Utterances, idx: np.ndarray, fe: AsrFrontend, rng, augment: FeatureAugment | None,
+           centres: np.ndarray):
     xs, ys = [], []
-    centres = None
-    if augment is not None:
-        c = fe.mel.config
-        centres = mel_centres(c.sample_rate, c.n_mels, c.fmin, c.sample_rate / 2 if c.fmax is None else c.fmax)
     for i in idx.tolist():
         f = utts.frames(i)
         if augment is not None:
@@ -135,6 +137,7 @@ def train_asr(cfg: AsrTrainConfig, *, resume: bool = False, progress: bool = Tru
         torch.set_rng_state(ckpt["torch_rng"])
         st = ckpt["train_state"]
         log.info("resumed at epoch %d step %d", st["epoch"], st["step"])
+    centres = _mel_centres(fe)  # once: every augmented batch warps against the same filter centres
     started = time.monotonic()
     bar = None
     if progress:
@@ -149,7 +152,7 @@ def train_asr(cfg: AsrTrainConfig, *, resume: bool = False, progress: bool = Tru
         losses = st.setdefault("epoch_losses", [])
         for bi in range(st.get("batch", 0), len(batches)):
             brng = np.random.default_rng([cfg.seed, st["epoch"], bi])
-            x, xl, y, yl = _batch(train, batches[bi], fe, brng, augment=cfg.augment)
+            x, xl, y, yl = _batch(train, batches[bi], fe, brng, augment=cfg.augment, centres=centres)
             logp = torch.log_softmax(net(x)[0], -1).transpose(0, 1)
             loss = ctc(logp, y, xl, yl)
             opt.zero_grad()

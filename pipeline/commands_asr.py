@@ -253,13 +253,11 @@ def _cmd_corpus(args: argparse.Namespace) -> int:
     if args.engine_weight:
         weights = {}
         for item in args.engine_weight:
-            engine, sep, w = item.partition("=")
-            try:
+            engine, _, w = item.partition("=")
+            try:  # a missing '=' leaves w empty, which float() rejects too
                 weights[engine] = float(w)
             except ValueError:
                 raise ConfigError(f"--engine-weight: expected ENGINE=NUMBER, got {item!r}") from None
-            if not sep:
-                raise ConfigError(f"--engine-weight: expected ENGINE=NUMBER, got {item!r}")
     aug = None
     if args.speed is not None:
         from rnnstream.asr.augment import AugmentConfig

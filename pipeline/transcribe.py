@@ -130,7 +130,7 @@ class Transcriber:
         if op.rescore is not None:
             # The same float16 posteriors the streaming operator keeps, so both decode alike.
             logp = logp.astype(np.float16).astype(np.float64)
-            return op.rescore.result(op.rescore.step(op.rescore.initial_state(), logp)).text
+            return op.rescore.decode(logp).text
         best = logp.argmax(-1)
         text = "".join(op.vocab.symbols[i] for i in op.vocab.collapse(best).tolist())
         return " ".join(text.split())

@@ -308,6 +308,10 @@ class BeamSearchDecoder:
     def result(self, state: BeamState, final: bool = True) -> Hypothesis:
         return self.nbest(state, final)[0]
 
+    def decode(self, scores: np.ndarray) -> Hypothesis:
+        """Best final hypothesis for a whole ``[t, V]`` sequence in one go."""
+        return self.result(self.step(self.initial_state(), scores))
+
 
 class BeamStream:
     """Stateful convenience wrapper: ``push`` chunks, ``partial`` peeks, ``finish`` ends."""
