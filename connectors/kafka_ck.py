@@ -111,10 +111,12 @@ class CkConsumer:
             batch = self._c.consume(num_messages=max_records, timeout=max(0.0, timeout_s))
         except ck.KafkaException as exc:
             raise ConnectorError(f"kafka consume: {exc}") from None
+        # Taken before the seek: this batch may hold records a just-assigned partition fetched
+        # from its group offset, behind the changelog's; the seek re-reads them in order.
+        held = set(self._pending)
         if self._pending:
             self._finish_assign()
         msgs = WireMessages()
-        held = set(self._pending)
         for m in batch:
             err = m.error()
             if err is not None:

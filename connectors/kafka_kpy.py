@@ -124,10 +124,12 @@ class KpyConsumer:
             records = self._c.poll(timeout_ms=int(max(0.0, timeout_s) * 1000), max_records=max_records)
         except _errors().KafkaError as exc:
             raise ConnectorError(f"kafka poll: {exc}") from None
+        # Taken before the seek: this batch may hold records a just-assigned partition fetched
+        # from its group offset, behind the changelog's; the seek re-reads them in order.
+        held = set(self._pending)
         if self._pending:
             self._finish_assign()
         msgs = WireMessages()
-        held = set(self._pending)
         for tp, recs in records.items():
             if tp in held:
                 continue

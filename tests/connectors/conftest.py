@@ -186,7 +186,26 @@ def _load_kit():
     return module
 
 
+_KIT = _load_kit()
+
+
 @pytest.fixture(scope="session")
 def kit():
     """The helpers of kafka_kit.py (topic tools, Daemon, reference runs, comparisons)."""
-    return _load_kit()
+    return _KIT
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed broker test carries its daemons' log tails: CI keeps nothing else of them."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "setup":
+        _KIT.STARTED.clear()
+    elif report.failed and _KIT.STARTED:
+        for d in _KIT.STARTED:
+            report.sections.append((f"daemon log {d.log_path.name} (last 40 lines)", d.tail()))
+        broker = item.funcargs.get("tansu")
+        if broker is not None and broker.log.exists():
+            lines = broker.log.read_text(errors="replace").splitlines()[-20:]
+            report.sections.append(("tansu log (last 20 lines)", "\n".join(lines)))

@@ -20,6 +20,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
+STARTED: list[Daemon] = []
+"""Daemons started by the running test: conftest.py appends their log tails to a failure report."""
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -105,6 +108,14 @@ class Collector:
         return len({(m["headers"]["rnnstream-source-partition"], m["headers"]["rnnstream-source-offset"])
                     for m in self.messages})
 
+    def coverage(self) -> str:
+        """Per source partition: distinct offsets seen and the highest, to tell a stall from a gap."""
+        seen: dict[int, set[int]] = {}
+        for m in self.messages:
+            h = m["headers"]
+            seen.setdefault(int(h["rnnstream-source-partition"]), set()).add(int(h["rnnstream-source-offset"]))
+        return ", ".join(f"p{p}: {len(o)} offsets, max {max(o)}" for p, o in sorted(seen.items())) or "no output"
+
     def close(self) -> None:
         self._c.close()
 
@@ -141,6 +152,8 @@ class Daemon:
             stdout=subprocess.DEVNULL, stderr=open(self.log_path, "ab"), env=env, cwd=str(ROOT),
         )
         self.starts += 1
+        if self not in STARTED:
+            STARTED.append(self)
         return self
 
     def kill9(self) -> None:
@@ -153,6 +166,11 @@ class Daemon:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def tail(self, lines: int = 40) -> str:
+        """The last ``lines`` of the log, raw: for failure reports."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
 
     def logs(self) -> list[dict]:
         lines = self.log_path.read_text(errors="replace").splitlines() if self.log_path.exists() else []
@@ -184,14 +202,37 @@ class Daemon:
         return total
 
 
-def wait_for(cond, timeout: float, what: str, interval: float = 0.2):
+def wait_for(cond, timeout: float, what: str, interval: float = 0.2, detail=None):
+    """Poll ``cond`` until it is truthy; on timeout ``detail()`` (if given) says what was seen."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = cond()
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    seen = f"; {detail()}" if detail is not None else ""
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{seen}")
+
+
+def wait_for_all(collector: Collector, total: int, *, idle_s: float = 60.0, limit_s: float = 300.0,
+                 detail=None) -> None:
+    """Wait until ``collector`` has output for ``total`` distinct source records.
+
+    Slow progress on a loaded machine is fine; a stall (no new output for ``idle_s``) fails at
+    once, with the per-partition coverage and ``detail()`` in the message.
+    """
+    t0 = last = time.monotonic()
+    seen = collector.distinct_sources()
+    while seen < total:
+        now = time.monotonic()
+        if now - last > idle_s or now - t0 > limit_s:
+            extra = f"; {detail()}" if detail is not None else ""
+            raise AssertionError(f"output for {seen} of {total} records after {now - t0:.0f}s, none new for "
+                                 f"{now - last:.0f}s: {collector.coverage()}{extra}")
+        time.sleep(0.2)
+        got = collector.distinct_sources()
+        if got > seen:
+            seen, last = got, time.monotonic()
 
 
 FAST_GROUP = {"session_timeout_ms": 3000, "heartbeat_interval_ms": 500, "max_poll_interval_ms": 60000}

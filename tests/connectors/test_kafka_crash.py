@@ -69,7 +69,7 @@ def test_kill9_at_random_points_then_restart_equals_uninterrupted_run(tansu, kit
         d.start()
         kit.wait_for(lambda: _ready_count(d) > before, 60, "the last start to restore its partitions")
         collector = kit.Collector(tansu.bootstrap, out)
-        kit.wait_for(lambda: collector.distinct_sources() >= len(events), 120, "every event's output")
+        kit.wait_for_all(collector, len(events), detail=lambda: f"daemon alive: {d.alive()}")
         assert d.alive()
         code = d.terminate()
     finally:

@@ -39,10 +39,11 @@ def test_group_members_split_partitions_and_survivor_takes_over_with_state(tansu
     keys = [f"pump-{i:02d}" for i in range(24)]
     events = [(k, float(t), round(50 + 10 * rng.random(), 3)) for t in range(150) for k in keys]
     go_fast = threading.Event()
+    sent = []
 
     def feed():
         for i, (k, t, v) in enumerate(events):
-            tool.send(topic, k.encode(), json.dumps({"ts": t, "value": v}).encode())
+            sent.append(tool.send(topic, k.encode(), json.dumps({"ts": t, "value": v}).encode()))
             if i % 24 == 23 and not go_fast.is_set():
                 time.sleep(0.2)
         tool.flush()
@@ -67,8 +68,9 @@ def test_group_members_split_partitions_and_survivor_takes_over_with_state(tansu
         kit.wait_for(lambda: len(_owned(b)) == 4, 60, "the survivor to own every partition")
         go_fast.set()
         feeder.join()
+        assert not [f for f in sent if f.failed()], "the test's own producer failed to deliver input"
         collector = kit.Collector(tansu.bootstrap, out)
-        kit.wait_for(lambda: collector.distinct_sources() >= len(events), 120, "every event's output")
+        kit.wait_for_all(collector, len(events), detail=lambda: f"survivor alive: {b.alive()}")
         code = b.terminate()
     finally:
         for d in (a, b):
