@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 def add_decoder_args(p: argparse.ArgumentParser) -> None:
     """Flags that switch finals from greedy CTC to prefix beam search with a word LM."""
     g = p.add_argument_group("decoding (finals; partials stay greedy)")
-    g.add_argument("--beam", type=int, default=None, help="prefix beam search with this many beams (8 with --lm)")
+    g.add_argument("--beam", type=int, default=None, help="prefix beam search with this many beams (32 with --lm)")
     g.add_argument("--lm", type=Path, default=None, metavar="TEXT",
                    help="text file, one sentence per line: trains a word n-gram LM and a lexicon for the beam")
     g.add_argument("--lm-order", type=int, default=3, help="n-gram order of the --lm model (1-5, default 3)")

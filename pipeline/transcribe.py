@@ -24,12 +24,15 @@ from rnnstream.records import DATA, END
 from rnnstream.scheduler import Scheduler
 from rnnstream.session import load_session
 
-__all__ = ["Transcriber", "load_asr", "asr_operator", "build_rescorer", "DEFAULT_ASR_MODEL"]
+__all__ = ["Transcriber", "load_asr", "asr_operator", "build_rescorer", "DEFAULT_ASR_MODEL", "DEFAULT_BEAM"]
 
 DEFAULT_ASR_MODEL = "builtin:asr"
+# On a tuning set of held-out sentences (training voices), WER with the LM went 10.6 % -> 8.2 %
+# -> 6.6 % -> 6.0 % for 8, 16, 32 and 64 beams; 32 keeps most of the gain at half 64's cost.
+DEFAULT_BEAM = 32
 
 
-def build_rescorer(sentences: Iterable[str] | None, vocab: Vocab, *, beam: int = 8, order: int = 3,
+def build_rescorer(sentences: Iterable[str] | None, vocab: Vocab, *, beam: int = DEFAULT_BEAM, order: int = 3,
                    alpha: float = 0.5, beta: float = 1.0, lexicon: bool = True,
                    frame_shift: float = 0.04) -> BeamSearchDecoder:
     """Prefix beam search for finals, with a word n-gram LM (and lexicon) from ``sentences``.
@@ -54,7 +57,7 @@ def asr_operator(session, *, name: str = "asr", chunk_ms: float = 100.0, endpoin
     op = AsrOperator(session, name=name, chunk_ms=chunk_ms, endpoint=endpoint)
     if beam is None and lm_sentences is None:
         return op
-    dec = build_rescorer(lm_sentences, op.vocab, beam=beam or 8, order=order, alpha=alpha, beta=beta,
+    dec = build_rescorer(lm_sentences, op.vocab, beam=beam or DEFAULT_BEAM, order=order, alpha=alpha, beta=beta,
                          frame_shift=op.shift)
     return AsrOperator(session, name=name, chunk_ms=chunk_ms, endpoint=endpoint, rescore=dec)
 
