@@ -76,6 +76,7 @@ def test_eval_cli_filters_voices_and_decodes_with_an_lm(tmp_path, asr_model, mon
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (tests/system-deps.sh installs it)")
 def test_eval_cli_reuses_pocketsphinx_scores_only_for_the_same_utterances(tmp_path, asr_model, monkeypatch, capsys):
     from rnnstream.asr import evalset
+    from rnnstream.evaluation import asr_eval
     from rnnstream.asr.voices import Voice
     from rnnstream.cli import main
 
@@ -86,7 +87,12 @@ def test_eval_cli_reuses_pocketsphinx_scores_only_for_the_same_utterances(tmp_pa
         "espeak-ng:en-us+f4": {"utterances": 2, "pocketsphinx_wer": 0.5},
         "espeak-ng:en+m6": {"utterances": 2, "pocketsphinx_wer": 0.0}}}))
     out = tmp_path / "r.json"
-    base = ["eval", "asr", "--manifest", str(manifest), "--model", str(asr_model), "--no-peer"]
+
+    def no_second_run(signals):
+        raise AssertionError("--peer-from must stand in for the pocketsphinx run")
+
+    monkeypatch.setattr(asr_eval, "pocketsphinx_texts", no_second_run)
+    base = ["eval", "asr", "--manifest", str(manifest), "--model", str(asr_model)]
     assert main([*base, "--peer-from", str(earlier), "--json", str(out)]) == 0
     r = json.loads(out.read_text())
     assert r["pocketsphinx_wer"] == 0.25 and r["voices"]["espeak-ng:en-us+f4"]["pocketsphinx_wer"] == 0.5
