@@ -7,6 +7,9 @@ import json
 import platform
 from pathlib import Path
 
+from rnnstream.commands_asr import add_decoder_args, decoder_options
+from rnnstream.errors import ConfigError
+
 __all__ = ["register"]
 
 
@@ -35,7 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--model", default="builtin:asr")
     a.add_argument("--wav", help="speech to stream (default: synthesised with espeak-ng)")
     a.add_argument("--chunk-ms", type=float, default=100.0)
+    a.add_argument("--seconds", type=float, default=2.2,
+                   help="stream time per configuration (default %(default)s); with --lm use 8 or more, so "
+                   "every stream reaches endpoints and its finals are beam-decoded inside the measurement")
+    a.add_argument("--streams", default="1,10,25,50,100,150,200,300,400",
+                   help="concurrent stream counts to try, comma-separated (default %(default)s)")
     a.add_argument("--json", type=Path, help="write the result rows as a JSON list")
+    add_decoder_args(a)
     a.set_defaults(func=_cmd_asr)
 
     from rnnstream.bench.kafka import register_kafka
@@ -70,7 +79,15 @@ def _cmd_asr(args: argparse.Namespace) -> int:
     from rnnstream.bench.asr import format_asr_table, run_asr_bench
     from rnnstream.transcribe import load_asr
 
-    op = load_asr(args.model, chunk_ms=args.chunk_ms, provider="cpu")
+    try:
+        counts = tuple(int(x) for x in args.streams.split(","))
+    except ValueError:
+        raise ConfigError(f"--streams: comma-separated integers, got {args.streams!r}") from None
+    if not counts or min(counts) < 1:
+        raise ConfigError(f"--streams: counts must be >= 1, got {args.streams!r}")
+    if args.seconds * 1000 < 3 * args.chunk_ms:
+        raise ConfigError(f"--seconds: need at least 3 chunks of {args.chunk_ms:g} ms, got {args.seconds:g} s")
+    op = load_asr(args.model, chunk_ms=args.chunk_ms, provider="cpu", **decoder_options(args))
     if args.wav:
         from rnnstream.asr.wav import load_mono_16k
 
@@ -80,10 +97,15 @@ def _cmd_asr(args: argparse.Namespace) -> int:
         from rnnstream.asr.voices import Voice
 
         text = "please turn on the kitchen lights and set the alarm for seven thirty tomorrow morning"
-        audio = synthesize(Voice("espeak-ng", "en-us"), text, SynthParams())
+        # A second of silence after each sentence: streams reach endpoints, so finals are measured too.
+        audio = np.concatenate([synthesize(Voice("espeak-ng", "en-us"), text, SynthParams()),
+                                np.zeros(16000, np.float32)])
     audio = np.tile(audio, max(1, int(np.ceil(16000 * 20 / audio.size))))
-    rows = run_asr_bench(op, audio)
-    print(f"rnnstream bench asr on {platform.machine()}, intra_op_threads=1, chunk {args.chunk_ms:g} ms")
+    chunks = int(round(args.seconds * 1000 / args.chunk_ms))
+    rows = run_asr_bench(op, audio, counts=counts, chunks=chunks)
+    finals = "greedy" if op.rescore is None else f"beam {op.rescore.beam_size}" + (" + LM" if args.lm else "")
+    print(f"rnnstream bench asr on {platform.machine()}, intra_op_threads=1, chunk {args.chunk_ms:g} ms, "
+          f"{chunks} chunks per stream, finals: {finals}")
     print(format_asr_table(rows, args.chunk_ms))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
