@@ -30,7 +30,8 @@ if [[ "${1:-}" == "--asr" ]]; then
     rnnstream train asr --corpus build/asr/train2 build/asr/train3 --init build/asr/ft --warp 0.8 1.3 \
         --out build/asr/asr.onnx --checkpoint-dir build/asr/ft2 --epochs 60 --lr 5e-4 --max-minutes 30 --patience 3
     rnnstream eval asr --manifest build/asr/eval/manifest.jsonl --json build/asr/eval.json
-    rnnstream eval asr --manifest build/asr/eval/manifest.jsonl --lm build/asr/lm.txt --json build/asr/eval-lm.json
+    rnnstream eval asr --manifest build/asr/eval/manifest.jsonl --lm build/asr/lm.txt \
+        --peer-from build/asr/eval.json --json build/asr/eval-lm.json
     exit 0
 fi
 

@@ -69,9 +69,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument("--hours", type=float, help="training audio to synthesise (a build resumes up to this)")
     s.add_argument("--sentences", type=int, default=320,
-                   help="eval split: held-out sentences, each spoken by every evaluation voice (default 320)")
+                   help="eval split: held-out sentences, each spoken by every evaluation voice (default 320); "
+                   "tune split: held-out sentences outside the eval set, spoken by flite awb and festival "
+                   "ked_diphone, for choosing decoder settings without touching a reserved voice")
     s.add_argument("--out", type=Path, required=True, help="corpus directory")
-    s.add_argument("--split", choices=("train", "eval"), default="train")
+    s.add_argument("--split", choices=("train", "eval", "tune"), default="train")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--workers", type=int, default=2)
     s.add_argument("--engine-weight", action="append", default=[], metavar="ENGINE=W",
@@ -244,10 +246,11 @@ def _cmd_corpus(args: argparse.Namespace) -> int:
     from rnnstream.asr.corpus import build_corpus
     from rnnstream.errors import ConfigError
 
-    if args.split == "eval":
+    if args.split in ("eval", "tune"):
         from rnnstream.asr.evalset import build_eval_set
 
-        print(build_eval_set(args.sentences, args.out, seed=args.seed or 7, workers=args.workers))
+        print(build_eval_set(args.sentences, args.out, seed=args.seed or 7, workers=args.workers,
+                             tune=args.split == "tune"))
         return 0
     if args.hours is None:
         raise ConfigError("--hours: required for a training corpus")

@@ -20,31 +20,62 @@ from rnnstream.asr.synth import SynthError, SynthParams, synthesize
 from rnnstream.asr.voices import RESERVED_EVAL_VOICES, Voice, available_voices
 from rnnstream.asr.wav import write_wav
 
-__all__ = ["EVAL_SET_VOICES", "build_eval_set"]
+__all__ = ["EVAL_SET_VOICES", "TUNE_SET_VOICES", "TUNE_START", "build_eval_set", "tune_sentences"]
 
 log = logging.getLogger(__name__)
 
 EVAL_SET_VOICES = tuple(sorted(RESERVED_EVAL_VOICES)) + (Voice("espeak-ng", "en-us+f4"), Voice("espeak-ng", "en+m6"))
+# The tuning set (decoder settings are chosen on it) never touches a reserved voice: it is the
+# two non-espeak training voices speaking eval-split sentences that the eval set does not hold.
+TUNE_SET_VOICES = (Voice("flite", "awb"), Voice("festival", "ked_diphone"))
+TUNE_START = 100_000  # generator index of the first tuning sentence; eval sets use 0, 1, 2, ...
 
 
-def build_eval_set(n_sentences: int, out_dir: str | Path, *, seed: int = 7, workers: int = 2) -> Path:
-    """Synthesise ``n_sentences`` x every available evaluation voice; returns the manifest path."""
+def tune_sentences(n: int, *, seed: int = 7, eval_sentences: int = 10_000) -> list[str]:
+    """``n`` eval-split sentences none of which is among the first ``eval_sentences`` eval ones.
+
+    >>> tune = tune_sentences(20, eval_sentences=400)
+    >>> len(tune), bool(set(tune) & set(SentenceGenerator(seed=7).sample(320, split="eval")))
+    (20, False)
+    """
+    gen = SentenceGenerator(seed=seed)
+    held = set(gen.sample(eval_sentences, split="eval"))
+    out: list[str] = []
+    i = TUNE_START
+    while len(out) < n:
+        text = gen.sentence(i, "eval")
+        if text not in held:
+            out.append(text)
+        i += 1
+    return out
+
+
+def build_eval_set(n_sentences: int, out_dir: str | Path, *, seed: int = 7, workers: int = 2,
+                   tune: bool = False) -> Path:
+    """Synthesise ``n_sentences`` x every available evaluation voice; returns the manifest path.
+
+    ``tune`` builds the tuning set instead: :func:`tune_sentences` x :data:`TUNE_SET_VOICES`.
+    """
     out = Path(out_dir)
     (out / "wavs").mkdir(parents=True, exist_ok=True)
     manifest = out / MANIFEST_NAME
     done = {e["id"] for e in read_manifest(manifest)} if manifest.exists() else set()
-    sentences = SentenceGenerator(seed=seed).sample(n_sentences, split="eval")
-    voices = available_voices(EVAL_SET_VOICES)
+    if tune:
+        prefix, sentences = "tune", tune_sentences(n_sentences, seed=seed)
+        voices = available_voices(TUNE_SET_VOICES)
+    else:
+        prefix, sentences = "eval", SentenceGenerator(seed=seed).sample(n_sentences, split="eval")
+        voices = available_voices(EVAL_SET_VOICES)
     jobs = [(i, text, v) for i, text in enumerate(sentences) for v in voices
-            if f"eval-{i:05d}-{v.id.replace(':', '_')}" not in done]
+            if f"{prefix}-{i:05d}-{v.id.replace(':', '_')}" not in done]
 
     def work(job):
         i, text, voice = job
-        uid = f"eval-{i:05d}-{voice.id.replace(':', '_')}"
+        uid = f"{prefix}-{i:05d}-{voice.id.replace(':', '_')}"
         try:
             x = synthesize(voice, text, SynthParams())
         except SynthError as exc:
-            log.warning("eval set: %s failed: %s", uid, exc)
+            log.warning("%s set: %s failed: %s", prefix, uid, exc)
             return None
         path = out / "wavs" / f"{uid}.wav"
         write_wav(path, x, 16000)
@@ -57,5 +88,5 @@ def build_eval_set(n_sentences: int, out_dir: str | Path, *, seed: int = 7, work
                 f.write(json.dumps(entry) + "\n")
                 f.flush()
             if n % 200 == 0:
-                log.info("eval set: %d/%d", n, len(jobs))
+                log.info("%s set: %d/%d", prefix, n, len(jobs))
     return manifest

@@ -52,6 +52,23 @@ def test_eval_runs_on_a_real_tiny_set(tmp_path, asr_model, monkeypatch):
     assert result["streamed_equals_whole"], result["streamed_equals_whole_count"]
 
 
+@pytest.mark.skipif(shutil.which("flite") is None or shutil.which("text2wave") is None,
+                    reason="needs flite and festival (tests/system-deps.sh installs them)")
+def test_tuning_set_holds_no_reserved_voice_and_no_eval_sentence(tmp_path):
+    from rnnstream.asr.sentences import SentenceGenerator
+    from rnnstream.asr.voices import is_reserved, parse_voice
+    from rnnstream.cli import main
+
+    assert main(["corpus", "speech", "--split", "tune", "--sentences", "2", "--out", str(tmp_path / "t"),
+                 "--workers", "1"]) == 0
+    entries = [json.loads(x) for x in (tmp_path / "t" / "manifest.jsonl").read_text().splitlines()]
+    assert {e["voice"] for e in entries} == {"flite:awb", "festival:ked_diphone"} and len(entries) == 4
+    assert not any(is_reserved(parse_voice(e["voice"])) for e in entries)
+    eval_texts = set(SentenceGenerator(seed=7).sample(10_000, split="eval"))
+    assert not {e["text"] for e in entries} & eval_texts
+    assert all(e["id"].startswith("tune-") for e in entries)
+
+
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (tests/system-deps.sh installs it)")
 def test_eval_cli_filters_voices_and_decodes_with_an_lm(tmp_path, asr_model, monkeypatch):
     from rnnstream.asr import evalset
