@@ -195,6 +195,17 @@ def kit():
     return _KIT
 
 
+@pytest.fixture(autouse=True)
+def _close_test_clients():
+    yield
+    while _KIT.OPEN:
+        client = _KIT.OPEN.pop()
+        try:
+            client.close()
+        except Exception:  # noqa: BLE001 - a client of a broker the test already stopped
+            pass
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """A failed broker test carries its daemons' log tails: CI keeps nothing else of them."""

@@ -22,6 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 STARTED: list[Daemon] = []
 """Daemons started by the running test: conftest.py appends their log tails to a failure report."""
+OPEN: list = []
+"""Test-side clients of the running test: conftest.py closes them after it, so none keeps
+reconnecting (and logging) once its broker is gone."""
 
 
 def free_port() -> int:
@@ -42,6 +45,7 @@ class KafkaTool:
 
         self.bootstrap = bootstrap
         self.producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=2)
+        OPEN.append(self)
 
     def create(self, *topics: tuple[str, int]) -> None:
         from kafka.admin import KafkaAdminClient, NewTopic
@@ -81,7 +85,7 @@ class KafkaTool:
         return out
 
     def close(self) -> None:
-        self.producer.close()
+        self.producer.close(timeout=5)
 
 
 class Collector:
@@ -95,6 +99,7 @@ class Collector:
         self._c.assign(tps)
         self._c.seek_to_beginning(*tps)
         self.messages: list[dict] = []
+        OPEN.append(self)
 
     def poll(self) -> list[dict]:
         for recs in self._c.poll(200, max_records=10000).values():
