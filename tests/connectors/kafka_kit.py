@@ -207,16 +207,14 @@ class Daemon:
         return total
 
 
-def wait_for(cond, timeout: float, what: str, interval: float = 0.2, detail=None):
-    """Poll ``cond`` until it is truthy; on timeout ``detail()`` (if given) says what was seen."""
+def wait_for(cond, timeout: float, what: str, interval: float = 0.2):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = cond()
         if value:
             return value
         time.sleep(interval)
-    seen = f"; {detail()}" if detail is not None else ""
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{seen}")
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def wait_for_all(collector: Collector, total: int, *, idle_s: float = 60.0, limit_s: float = 300.0,
