@@ -82,6 +82,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--speed", type=float, nargs=2, metavar=("LO", "HI"),
                    help="train split: speed-perturbation range; resampling also shifts pitch and formants, "
                    "which stands in for speakers the corpus lacks (default 0.9 1.1)")
+    s.add_argument("--f0", type=float, nargs=2, metavar=("LO", "HI"),
+                   help="train split: mean pitch (Hz) for flite and festival utterances, drawn whatever the "
+                   "voice's sex, with a random spread; moves pitch without the formants (default: each "
+                   "voice's own range, festival unchanged)")
     s.set_defaults(func=_cmd_corpus)
     x = csub.add_parser(
         "text",
@@ -268,8 +272,13 @@ def _cmd_corpus(args: argparse.Namespace) -> int:
         from rnnstream.asr.augment import AugmentConfig
 
         aug = AugmentConfig(tempo=tuple(args.speed), tempo_prob=0.8)
+    f0 = None
+    if args.f0 is not None:
+        f0 = tuple(args.f0)
+        if not 40.0 <= f0[0] < f0[1] <= 400.0:
+            raise ConfigError(f"--f0: expected LO < HI within 40-400 Hz, got {args.f0[0]:g} {args.f0[1]:g}")
     summary = build_corpus(args.hours, args.out, seed=args.seed, workers=args.workers, split=args.split,
-                           engine_weights=weights, augment_config=aug)
+                           engine_weights=weights, augment_config=aug, f0_range=f0)
     print(json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in summary.__dict__.items()}))
     return 0
 

@@ -118,7 +118,8 @@ def _plan(
 
 
 def _run_job(
-    job: _Job, out_dir: Path, split: str, seed: int, sample_rate: int, aug: AugmentConfig | None
+    job: _Job, out_dir: Path, split: str, seed: int, sample_rate: int, aug: AugmentConfig | None,
+    f0_range: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     target = out_dir / job.rel_path
     entry: dict[str, Any] = {
@@ -137,7 +138,7 @@ def _run_job(
         except WavError:
             target.unlink()
     rng = np.random.default_rng([seed, _SPLIT_CODE[split], job.index, 1])
-    params = random_params(job.voice, rng)
+    params = random_params(job.voice, rng, f0_range)
     x = synthesize(job.voice, job.text, params, sample_rate)
     aug_params: dict[str, Any] = {}
     if aug is not None:
@@ -163,6 +164,7 @@ def build_corpus(
     sample_rate: int = 16000,
     sentence_weights: dict[str, float] | None = None,
     engine_weights: dict[str, float] | None = None,
+    f0_range: tuple[float, float] | None = None,
     max_failures: int = 50,
 ) -> CorpusSummary:
     """Synthesise about ``hours`` of audio for ``split`` into ``out_dir``.
@@ -172,6 +174,8 @@ def build_corpus(
     voice raises :class:`ConfigError`.  Augmentation defaults to on for train and off
     for eval.  ``engine_weights`` sets how often each engine speaks (default
     espeak-ng 0.6, flite 0.2, festival 0.2, renormalised over installed engines).
+    ``f0_range`` (Hz) gives flite and festival utterances a mean pitch from that range,
+    whatever the voice's sex (see :func:`~rnnstream.asr.synth.random_params`).
     The build stops once the split's manifest duration reaches ``hours``
     (overshooting by at most one batch of utterances).
     """
@@ -181,6 +185,8 @@ def build_corpus(
         raise ConfigError(f"hours must be > 0, got {hours}")
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
+    if f0_range is not None and not 40.0 <= f0_range[0] < f0_range[1] <= 400.0:
+        raise ConfigError(f"f0_range must be LO < HI within 40-400 Hz, got {tuple(f0_range)}")
     requested = list(voices) if voices is not None else list(voices_for_split(split))
     check_voices(requested, split)
     usable = sorted(available_voices(requested))
@@ -212,7 +218,7 @@ def build_corpus(
                 if uid not in done_ids:
                     batch.append(_plan(next_index, split, seed, table, gen))
                 next_index += 1
-            futures = {pool.submit(_run_job, j, root, split, seed, sample_rate, aug): j for j in batch}
+            futures = {pool.submit(_run_job, j, root, split, seed, sample_rate, aug, f0_range): j for j in batch}
             for fut in as_completed(futures):
                 job = futures[fut]
                 try:

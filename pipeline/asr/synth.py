@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,28 +32,46 @@ class SynthError(RnnstreamError):
 @dataclass(frozen=True)
 class SynthParams:
     """Prosody knobs: espeak-ng uses rate (words/min), pitch (0-99) and word gap (10 ms
-    units); flite and festival use the duration stretch, flite also the mean f0."""
+    units); flite and festival use the duration stretch and the mean f0 (Hz). festival's
+    f0 and both engines' f0 spread ``f0_std`` apply only when ``f0_std`` is set (builds
+    with an ``f0_range``), so older corpora rebuild byte for byte."""
 
     rate: int = 170
     pitch: int = 50
     gap: int = 0
     stretch: float = 1.0
     f0: float = 110.0
+    f0_std: float | None = None
 
     def as_dict(self) -> dict[str, float]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
-def random_params(voice: Voice, rng: np.random.Generator) -> SynthParams:
-    """Draw prosody for one utterance; the ranges stay within intelligible speech."""
+def random_params(voice: Voice, rng: np.random.Generator,
+                  f0_range: tuple[float, float] | None = None) -> SynthParams:
+    """Draw prosody for one utterance; the ranges stay within intelligible speech.
+
+    ``f0_range`` (Hz) replaces the voice's own pitch range for flite and festival, drawn
+    log-uniformly whatever the voice's sex, with a random spread: a male voice at a
+    female pitch, with its formants unchanged, which resampling (``--speed``) can't give.
+
+    >>> p = random_params(Voice("festival", "ked_diphone"), np.random.default_rng(0), (80, 260))
+    >>> 80 <= p.f0 <= 260 and p.f0_std is not None
+    True
+    """
     female = voice.name in ("slt", "kal_diphone") or (voice.variant or "").startswith("f")
-    return SynthParams(
+    params = SynthParams(
         rate=int(rng.integers(130, 201)),
         pitch=int(rng.integers(25, 76)),
         gap=int(rng.integers(0, 4)),
         stretch=round(float(rng.uniform(0.85, 1.2)), 3),
         f0=round(float(rng.uniform(170, 230) if female else rng.uniform(90, 140)), 1),
     )
+    if f0_range is None or voice.engine == "espeak-ng":
+        return params
+    lo, hi = f0_range
+    f0 = round(float(np.exp(rng.uniform(np.log(lo), np.log(hi)))), 1)
+    return replace(params, f0=f0, f0_std=round(float(rng.uniform(0.06, 0.2)) * f0, 1))
 
 
 def synth_command(voice: Voice, text: str, out_path: str, params: SynthParams) -> list[str]:
@@ -64,10 +82,16 @@ def synth_command(voice: Voice, text: str, out_path: str, params: SynthParams) -
         return [exe, "-v", voice.name, "-s", str(params.rate), "-p", str(params.pitch), "-g", str(params.gap),
                 "-w", out_path, text]
     if voice.engine == "flite":
+        spread = [] if params.f0_std is None else ["--setf", f"int_f0_target_stddev={params.f0_std}"]
         return [exe, "-voice", voice.name, "--setf", f"duration_stretch={params.stretch}",
-                "--setf", f"int_f0_target_mean={params.f0}", "-t", text, "-o", out_path]
+                "--setf", f"int_f0_target_mean={params.f0}", *spread, "-t", text, "-o", out_path]
     if voice.engine == "festival":
-        scheme = f"(begin (voice_{voice.name}) (Parameter.set 'Duration_Stretch {params.stretch}))"
+        # Diphone voices take their f0 targets from int_lr_params (Int_Targets_LR); the
+        # model_f0 pair is the value every festival diphone voice ships with.
+        pitch = ("" if params.f0_std is None else
+                 f" (set! int_lr_params '((target_f0_mean {params.f0}) (target_f0_std {params.f0_std})"
+                 " (model_f0_mean 170) (model_f0_std 34)))")
+        scheme = f"(begin (voice_{voice.name}) (Parameter.set 'Duration_Stretch {params.stretch}){pitch})"
         return [exe, "-eval", scheme, "-o", out_path, str(Path(out_path).with_suffix(".txt"))]
     raise SynthError(f"unknown engine {voice.engine!r}")
 

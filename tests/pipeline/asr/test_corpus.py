@@ -121,6 +121,19 @@ def test_cli_engine_weights_and_speed_range(tmp_path: Path, capsys: pytest.Captu
     assert "--engine-weight" in capsys.readouterr().err
 
 
+def test_cli_f0_range(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rnnstream.cli import main
+
+    assert main(["corpus", "speech", "--hours", "0.002", "--out", str(tmp_path), "--seed", "5", "--workers", "1",
+                 "--engine-weight", "flite=1", "--f0", "190", "230"]) == 0
+    synth = [e["synth"] for e in read_manifest(tmp_path / MANIFEST_NAME)]
+    assert synth and all(190 <= s["f0"] <= 230 and s["f0_std"] > 0 for s in synth)
+    assert main(["corpus", "speech", "--hours", "0.001", "--out", str(tmp_path / "x"), "--f0", "300", "100"]) == 2
+    assert "--f0" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="f0_range"):
+        build_corpus(0.001, tmp_path / "y", f0_range=(10.0, 100.0))
+
+
 def test_cli_corpus_text_is_training_split_only(tmp_path: Path) -> None:
     from rnnstream.cli import main
 
