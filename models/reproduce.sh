@@ -4,8 +4,8 @@
 #   models/reproduce.sh              # train both models (about 1-2 minutes each on one CPU core)
 #   models/reproduce.sh --eval DIR   # then also score them on a NAB-layout corpus at DIR
 #                                    # (DIR/data/<category>/<file>.csv + DIR/combined_windows.json)
-#   models/reproduce.sh --asr        # the speech model instead: three synthetic corpora, a base run,
-#                                    # then two fine-tunes (about 3.5 h on 2 CPU cores), then eval asr
+#   models/reproduce.sh --asr        # the speech model instead: five synthetic corpora, a base run,
+#                                    # then four fine-tunes (about 5 h on 2 CPU cores), then eval asr
 #
 # Training is deterministic for a given torch build and --threads: the same command writes the
 # same weights (the manifests record the command, the data generator and its seed).
@@ -19,6 +19,11 @@ if [[ "${1:-}" == "--asr" ]]; then
         --engine-weight flite=0.35 --engine-weight festival=0.35 --speed 0.8 1.25
     rnnstream corpus speech --hours 3 --out build/asr/train3 --seed 3 --engine-weight espeak-ng=0.2 \
         --engine-weight flite=0.4 --engine-weight festival=0.4 --speed 0.85 1.3
+    # flite awb and festival ked_diphone at any pitch from 75 to 250 Hz, formants unchanged
+    for seed in 4 5; do
+        rnnstream corpus speech --hours 4 --out build/asr/train$seed --seed $seed --engine-weight espeak-ng=0.2 \
+            --engine-weight flite=0.4 --engine-weight festival=0.4 --speed 0.85 1.3 --f0 75 250
+    done
     rnnstream corpus speech --split eval --sentences 320 --out build/asr/eval
     rnnstream corpus text --sentences 200000 --out build/asr/lm.txt
     # Base run: the original corpus, no feature warp or band limit, like the first shipped model
@@ -28,7 +33,11 @@ if [[ "${1:-}" == "--asr" ]]; then
     rnnstream train asr --corpus build/asr/train build/asr/train2 --init build/asr/base \
         --out build/asr/ft.onnx --checkpoint-dir build/asr/ft --epochs 60 --lr 1e-3 --max-minutes 88 --patience 5
     rnnstream train asr --corpus build/asr/train2 build/asr/train3 --init build/asr/ft --warp 0.8 1.3 \
-        --out build/asr/asr.onnx --checkpoint-dir build/asr/ft2 --epochs 60 --lr 5e-4 --max-minutes 30 --patience 3
+        --out build/asr/ft2.onnx --checkpoint-dir build/asr/ft2 --epochs 60 --lr 5e-4 --max-minutes 30 --patience 3
+    rnnstream train asr --corpus build/asr/train3 build/asr/train4 --init build/asr/ft2 --warp 0.8 1.3 \
+        --out build/asr/ft3.onnx --checkpoint-dir build/asr/ft3 --epochs 60 --lr 5e-4 --max-minutes 50 --patience 4
+    rnnstream train asr --corpus build/asr/train4 build/asr/train5 --init build/asr/ft3 --warp 0.8 1.3 \
+        --out build/asr/asr.onnx --checkpoint-dir build/asr/ft4 --epochs 60 --lr 5e-4 --max-minutes 45 --patience 4
     rnnstream eval asr --manifest build/asr/eval/manifest.jsonl --json build/asr/eval.json
     rnnstream eval asr --manifest build/asr/eval/manifest.jsonl --lm build/asr/lm.txt \
         --peer-from build/asr/eval.json --json build/asr/eval-lm.json
