@@ -272,11 +272,10 @@ def _cmd_corpus(args: argparse.Namespace) -> int:
         from rnnstream.asr.augment import AugmentConfig
 
         aug = AugmentConfig(tempo=tuple(args.speed), tempo_prob=0.8)
-    f0 = None
-    if args.f0 is not None:
-        f0 = tuple(args.f0)
-        if not 40.0 <= f0[0] < f0[1] <= 400.0:
-            raise ConfigError(f"--f0: expected LO < HI within 40-400 Hz, got {args.f0[0]:g} {args.f0[1]:g}")
+    from rnnstream.asr.synth import check_f0_range
+
+    f0 = tuple(args.f0) if args.f0 is not None else None
+    check_f0_range(f0, "--f0")
     summary = build_corpus(args.hours, args.out, seed=args.seed, workers=args.workers, split=args.split,
                            engine_weights=weights, augment_config=aug, f0_range=f0)
     print(json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in summary.__dict__.items()}))

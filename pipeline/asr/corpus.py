@@ -27,7 +27,7 @@ import numpy as np
 
 from rnnstream.asr.augment import AugmentConfig, augment
 from rnnstream.asr.sentences import SentenceGenerator
-from rnnstream.asr.synth import SynthError, random_params, synthesize
+from rnnstream.asr.synth import SynthError, check_f0_range, random_params, synthesize
 from rnnstream.asr.voices import Voice, available_voices, check_voices, voices_for_split
 from rnnstream.asr.wav import WavError, wav_duration, write_wav
 from rnnstream.errors import ConfigError, RnnstreamError
@@ -185,8 +185,7 @@ def build_corpus(
         raise ConfigError(f"hours must be > 0, got {hours}")
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
-    if f0_range is not None and not 40.0 <= f0_range[0] < f0_range[1] <= 400.0:
-        raise ConfigError(f"f0_range must be LO < HI within 40-400 Hz, got {tuple(f0_range)}")
+    check_f0_range(f0_range)
     requested = list(voices) if voices is not None else list(voices_for_split(split))
     check_voices(requested, split)
     usable = sorted(available_voices(requested))

@@ -20,9 +20,9 @@ import numpy as np
 
 from rnnstream.asr.voices import ENGINE_BINARIES, Voice
 from rnnstream.asr.wav import read_wav, resample
-from rnnstream.errors import RnnstreamError
+from rnnstream.errors import ConfigError, RnnstreamError
 
-__all__ = ["SynthError", "SynthParams", "random_params", "synth_command", "synthesize"]
+__all__ = ["SynthError", "SynthParams", "check_f0_range", "random_params", "synth_command", "synthesize"]
 
 
 class SynthError(RnnstreamError):
@@ -45,6 +45,12 @@ class SynthParams:
 
     def as_dict(self) -> dict[str, float]:
         return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def check_f0_range(f0_range: tuple[float, float] | None, field: str = "f0_range") -> None:
+    """Raise :class:`ConfigError` naming ``field`` unless the range is ``LO < HI`` within 40-400 Hz."""
+    if f0_range is not None and not 40.0 <= f0_range[0] < f0_range[1] <= 400.0:
+        raise ConfigError(f"{field}: expected LO < HI within 40-400 Hz, got {f0_range[0]:g} {f0_range[1]:g}")
 
 
 def random_params(voice: Voice, rng: np.random.Generator,
