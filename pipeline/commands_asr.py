@@ -248,6 +248,7 @@ def _cmd_corpus_text(args: argparse.Namespace) -> int:
 
 def _cmd_corpus(args: argparse.Namespace) -> int:
     from rnnstream.asr.corpus import build_corpus
+    from rnnstream.asr.synth import check_f0_range
     from rnnstream.errors import ConfigError
 
     if args.split in ("eval", "tune"):
@@ -272,8 +273,6 @@ def _cmd_corpus(args: argparse.Namespace) -> int:
         from rnnstream.asr.augment import AugmentConfig
 
         aug = AugmentConfig(tempo=tuple(args.speed), tempo_prob=0.8)
-    from rnnstream.asr.synth import check_f0_range
-
     f0 = tuple(args.f0) if args.f0 is not None else None
     check_f0_range(f0, "--f0")
     summary = build_corpus(args.hours, args.out, seed=args.seed, workers=args.workers, split=args.split,

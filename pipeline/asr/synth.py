@@ -66,6 +66,8 @@ def random_params(voice: Voice, rng: np.random.Generator,
     True
     """
     female = voice.name in ("slt", "kal_diphone") or (voice.variant or "").startswith("f")
+    # Every field is drawn, in the same order, with or without a range: the random stream, and so
+    # every corpus built before ranges existed, stays the same; the range then replaces f0.
     params = SynthParams(
         rate=int(rng.integers(130, 201)),
         pitch=int(rng.integers(25, 76)),
