@@ -8,6 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
+from rnnstream.asr.beam import DEFAULT_LM_WEIGHT, DEFAULT_WORD_BONUS
+
 __all__ = ["register", "register_train_asr", "register_eval_asr", "add_decoder_args", "decoder_options"]
 
 log = logging.getLogger(__name__)
@@ -20,8 +22,10 @@ def add_decoder_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lm", type=Path, default=None, metavar="TEXT",
                    help="text file, one sentence per line: trains a word n-gram LM and a lexicon for the beam")
     g.add_argument("--lm-order", type=int, default=3, help="n-gram order of the --lm model (1-5, default 3)")
-    g.add_argument("--lm-weight", type=float, default=0.5, help="LM weight alpha (default 0.5)")
-    g.add_argument("--word-bonus", type=float, default=1.0, help="score added per word, beta (default 1.0)")
+    g.add_argument("--lm-weight", type=float, default=DEFAULT_LM_WEIGHT,
+                   help=f"LM weight alpha (default {DEFAULT_LM_WEIGHT})")
+    g.add_argument("--word-bonus", type=float, default=DEFAULT_WORD_BONUS,
+                   help=f"score added per word, beta (default {DEFAULT_WORD_BONUS})")
 
 
 def decoder_options(args: argparse.Namespace) -> dict:

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from rnnstream.asr.beam import DEFAULT_LM_WEIGHT, DEFAULT_WORD_BONUS
 from rnnstream.errors import ConfigError
 
 __all__ = [
@@ -150,8 +151,8 @@ class OperatorConfig(Frozen):
     beam: int | None = Field(None, ge=1, description="prefix beam search for finals with this many beams (asr only)")
     lm: Path | None = Field(None, description="text file, one sentence per line: word n-gram LM + lexicon (asr only)")
     lm_order: int = Field(3, ge=1, le=5, description="n-gram order of the lm (asr with lm)")
-    lm_weight: float = Field(0.5, ge=0, description="LM weight alpha (asr with lm)")
-    word_bonus: float = Field(1.0, description="score added per word, beta (asr with lm)")
+    lm_weight: float = Field(DEFAULT_LM_WEIGHT, ge=0, description="LM weight alpha (asr with lm)")
+    word_bonus: float = Field(DEFAULT_WORD_BONUS, description="score added per word, beta (asr with lm)")
 
 
 class StdoutSinkConfig(Frozen):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnstream.asr.beam import BeamSearchDecoder
+from rnnstream.asr.beam import DEFAULT_LM_WEIGHT, DEFAULT_WORD_BONUS, BeamSearchDecoder
 from rnnstream.asr.ctc import Vocab, log_softmax
 from rnnstream.asr.lm import Lexicon, NgramLM
 from rnnstream.asr.text import normalize_text
@@ -34,7 +34,7 @@ DEFAULT_BEAM = 32
 
 
 def build_rescorer(sentences: Iterable[str] | None, vocab: Vocab, *, beam: int = DEFAULT_BEAM, order: int = 3,
-                   alpha: float = 0.5, beta: float = 1.0, lexicon: bool = True,
+                   alpha: float = DEFAULT_LM_WEIGHT, beta: float = DEFAULT_WORD_BONUS, lexicon: bool = True,
                    frame_shift: float = 0.04) -> BeamSearchDecoder:
     """Prefix beam search for finals, with a word n-gram LM (and lexicon) from ``sentences``.
 
@@ -52,8 +52,8 @@ def build_rescorer(sentences: Iterable[str] | None, vocab: Vocab, *, beam: int =
 
 
 def asr_operator(session, *, name: str = "asr", chunk_ms: float = 100.0, endpoint: EndpointConfig | None = None,
-                 beam: int | None = None, lm_sentences: Iterable[str] | None = None, alpha: float = 0.5,
-                 beta: float = 1.0, order: int = 3) -> AsrOperator:
+                 beam: int | None = None, lm_sentences: Iterable[str] | None = None, alpha: float = DEFAULT_LM_WEIGHT,
+                 beta: float = DEFAULT_WORD_BONUS, order: int = 3) -> AsrOperator:
     """An ASR operator on ``session``; ``beam`` and/or ``lm_sentences`` turn on beam-decoded finals."""
     op = AsrOperator(session, name=name, chunk_ms=chunk_ms, endpoint=endpoint)
     if beam is None and lm_sentences is None:

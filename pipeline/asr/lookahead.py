@@ -1,0 +1,112 @@
+"""LM look-ahead for prefix beam search: the best LM score any word with a given prefix can get.
+
+Without it the word LM only speaks once a word is complete, so in the middle of a word a
+prefix that leads to likely words competes on acoustics alone and is easily pruned.  With
+it every partial word carries ``max ln P(w | context)`` over the lexicon words ``w`` that
+start with it, which is replaced by the exact score when the word is complete.
+
+The bound follows the model's own recursion (interpolated absolute discounting): after a
+context, the words seen there are scored exactly and every other word is at most the
+backoff weight times the best lower-order score.  Lexicon words sorted alphabetically make
+each prefix a contiguous index range, so a query is a slice maximum; results are cached.
+
+>>> from rnnstream.asr.lm import Lexicon, NgramLM
+>>> lm = NgramLM.train(["turn the light on", "turn the tap off", "the end"], order=2)
+>>> la = LookAhead(lm, Lexicon(["turn", "the", "tap", "light", "on", "off", "end"]))
+>>> la.best(("turn",), "t") == lm.logprob("the", ("turn",))
+True
+>>> la.best(("the",), "l") > la.best(("the",), "o")
+True
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+
+import numpy as np
+
+from rnnstream.asr.lm import BOS, UNK, Lexicon, NgramLM
+
+__all__ = ["LookAhead"]
+
+
+class LookAhead:
+    """Upper bound of ``ln P(w | context)`` over lexicon words ``w`` with a prefix."""
+
+    def __init__(self, lm: NgramLM, lexicon: Lexicon) -> None:
+        self.lm = lm
+        self.words = sorted(lexicon.words)
+        self._index = {w: i for i, w in enumerate(self.words)}
+        # The unigram level is context-free: its range maxima come from a sparse table.
+        # (_prob, not logprob: logprob would read an empty context as sentence start.)
+        uni = np.array([math.log(lm._prob(w if w in lm.vocab else UNK, ())) for w in self.words])
+        self._sparse = [uni]
+        span = 1
+        while 2 * span <= len(uni):
+            prev = self._sparse[-1]
+            self._sparse.append(np.maximum(prev[:-span], prev[span:]))
+            span *= 2
+        # Words seen after each context, grouped once: a scan per context would be O(n-grams).
+        self._after: dict[tuple[str, ...], list[int]] = {}
+        for table in lm._counts[1:]:
+            for gram in table:
+                i = self._index.get(gram[-1])
+                if i is not None:
+                    self._after.setdefault(gram[:-1], []).append(i)
+        self._followers: dict[tuple[str, ...], tuple[list[int], np.ndarray, float]] = {}
+        self._cache: dict[tuple[tuple[str, ...], str], float] = {}
+
+    def _range(self, prefix: str) -> tuple[int, int]:
+        lo = bisect.bisect_left(self.words, prefix)
+        # "\uffff" sorts after every character a lexicon word can hold.
+        hi = bisect.bisect_left(self.words, prefix + "\uffff", lo)
+        return lo, hi
+
+    def _uni_max(self, lo: int, hi: int) -> float:
+        level = (hi - lo).bit_length() - 1
+        table = self._sparse[level]
+        return float(max(table[lo], table[hi - (1 << level)]))
+
+    def _seen(self, ctx: tuple[str, ...]) -> tuple[list[int], np.ndarray, float]:
+        """Lexicon words seen after ``ctx`` (sorted indices), their exact log-probs, and
+        the log backoff weight every other word gets."""
+        hit = self._followers.get(ctx)
+        if hit is not None:
+            return hit
+        lm, n = self.lm, len(ctx) + 1
+        total = lm._ctx_total[n - 1].get(ctx, 0)
+        if total == 0:
+            hit = ([], np.empty(0), 0.0)
+        else:
+            idx = sorted(self._after.get(ctx, ()))
+            # _prob at this very order: logprob would pad a short context with <s>.
+            vals = np.array([math.log(lm._prob(self.words[i], ctx)) for i in idx], dtype=np.float64)
+            back = math.log(lm.discount * lm._ctx_types[n - 1][ctx] / total)
+            hit = (idx, vals, back)
+        self._followers[ctx] = hit
+        return hit
+
+    def _bound(self, ctx: tuple[str, ...], lo: int, hi: int) -> float:
+        if not ctx:
+            return self._uni_max(lo, hi)
+        idx, vals, back = self._seen(ctx)
+        best = back + self._bound(ctx[1:], lo, hi)
+        a, b = bisect.bisect_left(idx, lo), bisect.bisect_left(idx, hi)
+        if b > a:
+            best = max(best, float(vals[a:b].max()))
+        return best
+
+    def best(self, context: tuple[str, ...], prefix: str) -> float:
+        """``max ln P(w | context)`` (an upper bound) over words starting with ``prefix``;
+        ``-inf`` if no lexicon word does."""
+        k, vocab = self.lm.order - 1, self.lm.vocab
+        ctx = tuple(c if c in vocab or c == BOS else UNK for c in context)
+        ctx = ((BOS,) * k + ctx)[len(ctx):] if k else ()
+        key = (ctx, prefix)
+        hit = self._cache.get(key)
+        if hit is None:
+            lo, hi = self._range(prefix)
+            hit = self._bound(ctx, lo, hi) if hi > lo else float("-inf")
+            self._cache[key] = hit
+        return hit
