@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -56,6 +56,8 @@ class PrefixTable:
     Interning prefixes keeps every per-frame operation O(1) in the prefix length
     (extending or hashing a tuple of labels would be O(length)).  Node ids never
     change, so any older :class:`BeamState` of the same stream stays valid.
+    ``fusion`` memoises each extension's LM fields (None where the lexicon forbids it),
+    which depend only on the prefix, so a prefix pruned and found again costs nothing.
     """
 
     ROOT = 0
@@ -64,6 +66,7 @@ class PrefixTable:
         self.parent: list[int] = [-1]
         self.token: list[int] = [-1]
         self.children: dict[tuple[int, int], int] = {}
+        self.fusion: dict[tuple[int, int], "Beam | None"] = {}
 
     def __len__(self) -> int:
         return len(self.parent)
@@ -236,6 +239,7 @@ class BeamSearchDecoder:
         # frames of that path]; a label's frame comes from the most probable path.
         acc: dict[tuple[int, int], list] = {}
         meta: dict[tuple[int, int], Beam] = {}
+        fusion = table.fusion
 
         def add(key: tuple[int, int], src: Beam, pb: float, pnb: float, frames: tuple | None) -> None:
             contrib = pb if pb > pnb else pnb
@@ -268,12 +272,12 @@ class BeamSearchDecoder:
                 # Fusion fields depend only on the prefix, so an existing entry's serve.
                 src = meta.get(key)
                 if src is None:
-                    existing = table.children.get(key)
-                    src = beams.get(existing) if existing is not None else None
+                    if key in fusion:
+                        src = fusion[key]
+                    else:
+                        src = fusion[key] = self._extend(b, c)
                     if src is None:
-                        src = self._extend(b, c)
-                        if src is None:
-                            continue
+                        continue
                 add(key, src, _NEG_INF, pnb, (frame, b.frames))
         ranked = heapq.nsmallest(
             self.beam_size,
@@ -285,7 +289,8 @@ class BeamSearchDecoder:
             if neg > floor:
                 break
             cell = acc[k]
-            out[table.intern(*k)] = replace(meta[k], p_b=cell[0], p_nb=cell[1], frames=cell[3])
+            m = meta[k]
+            out[table.intern(*k)] = Beam(cell[0], cell[1], m.lm, m.ahead, m.context, m.word, cell[3])
         return out
 
     def _final_score(self, b: Beam) -> float:

@@ -100,12 +100,13 @@ class LookAhead:
     def best(self, context: tuple[str, ...], prefix: str) -> float:
         """``max ln P(w | context)`` (an upper bound) over words starting with ``prefix``;
         ``-inf`` if no lexicon word does."""
-        k, vocab = self.lm.order - 1, self.lm.vocab
-        ctx = tuple(c if c in vocab or c == BOS else UNK for c in context)
-        ctx = ((BOS,) * k + ctx)[len(ctx):] if k else ()
-        key = (ctx, prefix)
+        # Keyed by the caller's context as given: the decoder asks the same few again and again.
+        key = (context, prefix)
         hit = self._cache.get(key)
         if hit is None:
+            k, vocab = self.lm.order - 1, self.lm.vocab
+            ctx = tuple(c if c in vocab or c == BOS else UNK for c in context)
+            ctx = ((BOS,) * k + ctx)[len(ctx):] if k else ()
             lo, hi = self._range(prefix)
             hit = self._bound(ctx, lo, hi) if hi > lo else float("-inf")
             self._cache[key] = hit
