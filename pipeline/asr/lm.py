@@ -21,11 +21,14 @@ from typing import Iterable, Sequence
 
 from rnnstream.errors import RnnstreamError
 
-__all__ = ["NgramLM", "Lexicon", "BOS", "EOS", "UNK"]
+__all__ = ["NgramLM", "Lexicon", "BOS", "EOS", "UNK", "CACHE_LIMIT"]
 
 BOS = "<s>"
 EOS = "</s>"
 UNK = "<unk>"
+# Score caches are cleared when they reach this many entries, so a daemon that decodes for
+# months holds a bounded amount (a few hundred MB at most) however many contexts it meets.
+CACHE_LIMIT = 2_000_000
 
 
 class NgramLM:
@@ -65,6 +68,7 @@ class NgramLM:
             self._ctx_types.append(dict(types))
         self._uni_total = self._ctx_total[0].get((), 0)
         self._cache: dict[tuple[str, tuple[str, ...]], float] = {}
+        self._after: dict[tuple[str, ...], list[str]] | None = None
 
     @classmethod
     def train(
@@ -116,8 +120,34 @@ class NgramLM:
         hit = self._cache.get(key)
         if hit is None:
             hit = math.log(self._prob(w, ctx))
+            if len(self._cache) >= CACHE_LIMIT:
+                self._cache.clear()
             self._cache[key] = hit
         return hit
+
+    def level_logprob(self, word: str, context: tuple[str, ...]) -> float:
+        """``ln P`` at order ``len(context) + 1`` exactly: ``context`` is not padded with
+        ``<s>`` or trimmed (``logprob`` does both), and ``word`` must be in the vocabulary."""
+        return math.log(self._prob(word, context))
+
+    def followers(self, context: tuple[str, ...]) -> list[str]:
+        """Words seen right after ``context`` in training (``len(context)`` >= 1)."""
+        if self._after is None:
+            after: dict[tuple[str, ...], list[str]] = defaultdict(list)
+            for table in self._counts[1:]:
+                for gram in table:
+                    after[gram[:-1]].append(gram[-1])
+            self._after = dict(after)
+        return self._after.get(context, [])
+
+    def backoff_logweight(self, context: tuple[str, ...]) -> float:
+        """``ln`` of the weight the next lower order gets after ``context``; a word never
+        seen after it scores exactly that plus its lower-order log-prob (0 if unseen)."""
+        n = len(context) + 1
+        total = self._ctx_total[n - 1].get(context, 0) if n > 1 else 0
+        if total == 0:
+            return 0.0
+        return math.log(self.discount * self._ctx_types[n - 1][context] / total)
 
     def score_sentence(self, words: Sequence[str], eos: bool = True) -> float:
         """Total ``ln P`` of a sentence, with the end-of-sentence term if ``eos``."""

@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from rnnstream.asr.lm import BOS, UNK, Lexicon, NgramLM
+from rnnstream.asr.lm import BOS, CACHE_LIMIT, UNK, Lexicon, NgramLM
 
 __all__ = ["LookAhead"]
 
@@ -39,21 +39,14 @@ class LookAhead:
         self.words = sorted(lexicon.words)
         self._index = {w: i for i, w in enumerate(self.words)}
         # The unigram level is context-free: its range maxima come from a sparse table.
-        # (_prob, not logprob: logprob would read an empty context as sentence start.)
-        uni = np.array([math.log(lm._prob(w if w in lm.vocab else UNK, ())) for w in self.words])
+        # (level_logprob, not logprob: logprob would read an empty context as sentence start.)
+        uni = np.array([lm.level_logprob(w if w in lm.vocab else UNK, ()) for w in self.words])
         self._sparse = [uni]
         span = 1
         while 2 * span <= len(uni):
             prev = self._sparse[-1]
             self._sparse.append(np.maximum(prev[:-span], prev[span:]))
             span *= 2
-        # Words seen after each context, grouped once: a scan per context would be O(n-grams).
-        self._after: dict[tuple[str, ...], list[int]] = {}
-        for table in lm._counts[1:]:
-            for gram in table:
-                i = self._index.get(gram[-1])
-                if i is not None:
-                    self._after.setdefault(gram[:-1], []).append(i)
         self._followers: dict[tuple[str, ...], tuple[list[int], np.ndarray, float]] = {}
         self._cache: dict[tuple[tuple[str, ...], str], float] = {}
 
@@ -74,16 +67,12 @@ class LookAhead:
         hit = self._followers.get(ctx)
         if hit is not None:
             return hit
-        lm, n = self.lm, len(ctx) + 1
-        total = lm._ctx_total[n - 1].get(ctx, 0)
-        if total == 0:
-            hit = ([], np.empty(0), 0.0)
-        else:
-            idx = sorted(self._after.get(ctx, ()))
-            # _prob at this very order: logprob would pad a short context with <s>.
-            vals = np.array([math.log(lm._prob(self.words[i], ctx)) for i in idx], dtype=np.float64)
-            back = math.log(lm.discount * lm._ctx_types[n - 1][ctx] / total)
-            hit = (idx, vals, back)
+        lm = self.lm
+        idx = sorted(i for i in (self._index.get(w) for w in lm.followers(ctx)) if i is not None)
+        vals = np.array([lm.level_logprob(self.words[i], ctx) for i in idx], dtype=np.float64)
+        hit = (idx, vals, lm.backoff_logweight(ctx))
+        if len(self._followers) >= CACHE_LIMIT:
+            self._followers.clear()
         self._followers[ctx] = hit
         return hit
 
@@ -109,5 +98,7 @@ class LookAhead:
             ctx = ((BOS,) * k + ctx)[len(ctx):] if k else ()
             lo, hi = self._range(prefix)
             hit = self._bound(ctx, lo, hi) if hi > lo else float("-inf")
+            if len(self._cache) >= CACHE_LIMIT:
+                self._cache.clear()
             self._cache[key] = hit
         return hit

@@ -86,3 +86,29 @@ def test_lexicon_prefixes() -> None:
     with pytest.raises(RnnstreamError):
         Lexicon([])
     assert np.isfinite(NgramLM.train(CORPUS).logprob("never-seen", ("the",)))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 3), st.lists(st.sampled_from(["the", "cat", "sat", "on", BOS]), min_size=1, max_size=2))
+def test_unseen_words_score_backoff_weight_plus_lower_order(order: int, ctx: list[str]) -> None:
+    lm = NgramLM.train(CORPUS, order=order)
+    context = tuple(ctx)[-(order - 1):]
+    seen = set(lm.followers(context))
+    for w in sorted(lm.vocab - {EOS} - seen):
+        expect = lm.backoff_logweight(context) + lm.level_logprob(w, context[1:])
+        assert lm.level_logprob(w, context) == pytest.approx(expect, abs=1e-12)
+    for w in seen:
+        assert lm.level_logprob(w, context) > lm.backoff_logweight(context) + lm.level_logprob(w, context[1:])
+
+
+def test_score_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rnnstream.asr.lm as lm_mod
+
+    monkeypatch.setattr(lm_mod, "CACHE_LIMIT", 5)
+    lm = NgramLM.train(CORPUS, order=2)
+    fresh = NgramLM.train(CORPUS, order=2)
+    words = sorted(lm.vocab)
+    for prev in words:
+        for w in words:
+            assert lm.logprob(w, (prev,)) == fresh.logprob(w, (prev,))
+            assert len(lm._cache) <= 5
