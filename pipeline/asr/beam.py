@@ -240,45 +240,61 @@ class BeamSearchDecoder:
         acc: dict[tuple[int, int], list] = {}
         meta: dict[tuple[int, int], Beam] = {}
         fusion = table.fusion
-
-        def add(key: tuple[int, int], src: Beam, pb: float, pnb: float, frames: tuple | None) -> None:
-            contrib = pb if pb > pnb else pnb
-            cell = acc.get(key)
-            if cell is None:
-                acc[key] = [pb, pnb, contrib, frames]
-                meta[key] = src
-                return
-            cell[0] = _lse(cell[0], pb)
-            cell[1] = _lse(cell[1], pnb)
-            if contrib > cell[2]:
-                cell[2] = contrib
-                cell[3] = frames
-
+        parent, token = table.parent, table.token
+        acc_get, meta_get, log1p, exp = acc.get, meta.get, math.log1p, math.exp
+        # The per-frame inner loop: _lse and the cell update are written out inline, since
+        # a call per (beam, label) pair was a third of the decoder's time.
         for node, b in beams.items():
-            own = table.key(node)
-            total = b.acoustic
-            add(own, b, total + row[blank], _NEG_INF, b.frames)
+            own = (parent[node], token[node])
+            pb0, pnb0 = b.p_b, b.p_nb
+            if pb0 == _NEG_INF:
+                total = pnb0
+            elif pnb0 == _NEG_INF:
+                total = pb0
+            else:
+                total = pb0 + log1p(exp(pnb0 - pb0)) if pb0 > pnb0 else pnb0 + log1p(exp(pb0 - pnb0))
+            # Own prefix, through a blank and (if it ends in a label) by repeating that label.
+            stay_b = total + row[blank]
             last = own[1]
-            if last >= 0 and b.p_nb > _NEG_INF:
-                add(own, b, _NEG_INF, b.p_nb + row[last], b.frames)
+            stay_nb = pnb0 + row[last] if last >= 0 and pnb0 > _NEG_INF else _NEG_INF
+            cell = acc_get(own)
+            if cell is None:
+                acc[own] = [stay_b, stay_nb, stay_b if stay_b > stay_nb else stay_nb, b.frames]
+                meta[own] = b
+            else:
+                cell[0] = _lse(cell[0], stay_b)
+                cell[1] = _lse(cell[1], stay_nb)
+                top = stay_b if stay_b > stay_nb else stay_nb
+                if top > cell[2]:
+                    cell[2], cell[3] = top, b.frames
+            frames = None
             for c in cands:
                 if c == last:
-                    pnb = b.p_b + row[c]
+                    pnb = pb0 + row[c]
                     if pnb == _NEG_INF:
                         continue
                 else:
                     pnb = total + row[c]
                 key = (node, c)
                 # Fusion fields depend only on the prefix, so an existing entry's serve.
-                src = meta.get(key)
-                if src is None:
-                    if key in fusion:
-                        src = fusion[key]
-                    else:
-                        src = fusion[key] = self._extend(b, c)
+                if key not in meta:
+                    src = fusion[key] if key in fusion else fusion.setdefault(key, self._extend(b, c))
                     if src is None:
                         continue
-                add(key, src, _NEG_INF, pnb, (frame, b.frames))
+                    meta[key] = src
+                if frames is None:
+                    frames = (frame, b.frames)
+                cell = acc_get(key)
+                if cell is None:
+                    acc[key] = [_NEG_INF, pnb, pnb, frames]
+                else:
+                    old = cell[1]
+                    if old == _NEG_INF:
+                        cell[1] = pnb
+                    else:
+                        cell[1] = old + log1p(exp(pnb - old)) if old > pnb else pnb + log1p(exp(old - pnb))
+                    if pnb > cell[2]:
+                        cell[2], cell[3] = pnb, frames
         ranked = heapq.nsmallest(
             self.beam_size,
             ((-(_lse(cell[0], cell[1]) + meta[k].lm + meta[k].ahead), k) for k, cell in acc.items()),
