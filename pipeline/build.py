@@ -52,7 +52,7 @@ def build_operator(cfg: OperatorConfig) -> Operator:
 
         return asr_operator(session, name=cfg.name, chunk_ms=cfg.chunk_ms, beam=cfg.beam,
                             lm_sentences=_lm_text(cfg), alpha=cfg.lm_weight, beta=cfg.word_bonus,
-                            order=cfg.lm_order)
+                            order=cfg.lm_order, blank_penalty=cfg.blank_penalty)
     return RnnOperator(session, name=cfg.name)
 
 

@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from rnnstream.asr.beam import DEFAULT_LM_WEIGHT, DEFAULT_WORD_BONUS
+from rnnstream.asr.beam import DEFAULT_BLANK_PENALTY, DEFAULT_LM_WEIGHT, DEFAULT_WORD_BONUS
 
 __all__ = ["register", "register_train_asr", "register_eval_asr", "add_decoder_args", "decoder_options"]
 
@@ -26,6 +26,8 @@ def add_decoder_args(p: argparse.ArgumentParser) -> None:
                    help=f"LM weight alpha (default {DEFAULT_LM_WEIGHT})")
     g.add_argument("--word-bonus", type=float, default=DEFAULT_WORD_BONUS,
                    help=f"score added per word, beta (default {DEFAULT_WORD_BONUS})")
+    g.add_argument("--blank-penalty", type=float, default=DEFAULT_BLANK_PENALTY,
+                   help=f"nats taken from the blank on every frame, with --lm (default {DEFAULT_BLANK_PENALTY})")
 
 
 def decoder_options(args: argparse.Namespace) -> dict:
@@ -38,8 +40,10 @@ def decoder_options(args: argparse.Namespace) -> dict:
         raise ConfigError(f"--beam: must be >= 1, got {args.beam}")
     if not 1 <= args.lm_order <= 5:
         raise ConfigError(f"--lm-order: must be 1..5, got {args.lm_order}")
+    if not args.blank_penalty >= 0:
+        raise ConfigError(f"--blank-penalty: must be >= 0, got {args.blank_penalty}")
     return {"beam": args.beam, "lm_sentences": sentences, "alpha": args.lm_weight, "beta": args.word_bonus,
-            "order": args.lm_order}
+            "order": args.lm_order, "blank_penalty": args.blank_penalty}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -177,6 +181,7 @@ def _cmd_eval_asr(args: argparse.Namespace) -> int:
         "beam": op.rescore.beam_size if op.rescore is not None else None,
         "lm": str(args.lm) if lm else None, "lm_order": args.lm_order if lm else None,
         "lm_weight": decoding["alpha"] if lm else None, "word_bonus": decoding["beta"] if lm else None,
+        "blank_penalty": decoding["blank_penalty"] if lm else None,
     }
     peer = all("pocketsphinx_wer" in r for r in result["voices"].values())
     print(f"| voice | utterances | WER | CER |{' pocketsphinx WER |' if peer else ''}")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnstream.asr.beam import DEFAULT_LM_WEIGHT, DEFAULT_WORD_BONUS, BeamSearchDecoder
+from rnnstream.asr.beam import DEFAULT_BLANK_PENALTY, DEFAULT_LM_WEIGHT, DEFAULT_WORD_BONUS, BeamSearchDecoder
 from rnnstream.asr.ctc import Vocab, log_softmax
 from rnnstream.asr.lm import Lexicon, NgramLM
 from rnnstream.asr.text import normalize_text
@@ -35,8 +35,10 @@ DEFAULT_BEAM = 32
 
 def build_rescorer(sentences: Iterable[str] | None, vocab: Vocab, *, beam: int = DEFAULT_BEAM, order: int = 3,
                    alpha: float = DEFAULT_LM_WEIGHT, beta: float = DEFAULT_WORD_BONUS, lexicon: bool = True,
-                   frame_shift: float = 0.04) -> BeamSearchDecoder:
+                   blank_penalty: float = DEFAULT_BLANK_PENALTY, frame_shift: float = 0.04) -> BeamSearchDecoder:
     """Prefix beam search for finals, with a word n-gram LM (and lexicon) from ``sentences``.
+
+    The weights and the blank penalty only apply with an LM; without one it is plain CTC beam search.
 
     >>> from rnnstream.asr.ctc import DEFAULT_VOCAB
     >>> dec = build_rescorer(["turn the light on", "turn it off"], DEFAULT_VOCAB, beam=4)
@@ -48,18 +50,20 @@ def build_rescorer(sentences: Iterable[str] | None, vocab: Vocab, *, beam: int =
     texts = [t for t in (normalize_text(s) for s in sentences) if t]
     lm = NgramLM.train(texts, order=order)
     lex = Lexicon(w for t in texts for w in t.split()) if lexicon else None
-    return BeamSearchDecoder(vocab, beam, lm=lm, lexicon=lex, alpha=alpha, beta=beta, frame_shift=frame_shift)
+    return BeamSearchDecoder(vocab, beam, lm=lm, lexicon=lex, alpha=alpha, beta=beta, blank_penalty=blank_penalty,
+                             frame_shift=frame_shift)
 
 
 def asr_operator(session, *, name: str = "asr", chunk_ms: float = 100.0, endpoint: EndpointConfig | None = None,
                  beam: int | None = None, lm_sentences: Iterable[str] | None = None, alpha: float = DEFAULT_LM_WEIGHT,
-                 beta: float = DEFAULT_WORD_BONUS, order: int = 3) -> AsrOperator:
+                 beta: float = DEFAULT_WORD_BONUS, order: int = 3,
+                 blank_penalty: float = DEFAULT_BLANK_PENALTY) -> AsrOperator:
     """An ASR operator on ``session``; ``beam`` and/or ``lm_sentences`` turn on beam-decoded finals."""
     op = AsrOperator(session, name=name, chunk_ms=chunk_ms, endpoint=endpoint)
     if beam is None and lm_sentences is None:
         return op
     dec = build_rescorer(lm_sentences, op.vocab, beam=beam or DEFAULT_BEAM, order=order, alpha=alpha, beta=beta,
-                         frame_shift=op.shift)
+                         blank_penalty=blank_penalty, frame_shift=op.shift)
     return AsrOperator(session, name=name, chunk_ms=chunk_ms, endpoint=endpoint, rescore=dec)
 
 

@@ -61,3 +61,12 @@ def test_unreadable_lm_is_one_error_naming_the_operator(tmp_path, asr_model):
     })
     with pytest.raises(ConfigError, match=r"operators\[asr\]\.lm: cannot read"):
         build_pipeline(cfg)
+
+
+def test_negative_blank_penalty_is_one_error_naming_the_field(asr_model):
+    with pytest.raises(ConfigError, match="blank_penalty"):
+        parse_config({
+            "sources": [{"type": "stdin", "name": "in"}],
+            "operators": [{"type": "asr", "name": "asr", "model": str(asr_model), "blank_penalty": -1}],
+            "metrics": {"enabled": False},
+        })

@@ -145,6 +145,9 @@ def test_bad_settings_raise() -> None:
         BeamSearchDecoder(V, beam_size=0)
     with pytest.raises(RnnstreamError):
         BeamSearchDecoder(V, top_k=0)
+    for bad in (-0.5, float("nan"), float("inf")):
+        with pytest.raises(RnnstreamError, match="blank_penalty"):
+            BeamSearchDecoder(V, blank_penalty=bad)
     dec = BeamSearchDecoder(V)
     with pytest.raises(RnnstreamError):
         dec.step(dec.initial_state(), np.zeros((2, 5)))
@@ -162,3 +165,14 @@ def test_older_states_stay_valid_after_further_steps(make_posteriors) -> None:
     assert dec.nbest(s1) == before
     assert dec.nbest(s2) == dec.nbest(again)
     assert dec.result(s2).text == "all the zoo"
+
+
+def test_blank_penalty_keeps_a_label_the_blank_narrowly_beats() -> None:
+    # 'b' at 40 % against blank at 60 %: "a" wins, until the blank pays a nat per frame.
+    lp = _onehot_rows([{"a": 0.99}, {"_": 0.6, "b": 0.4}, {"_": 0.99}])
+    assert BeamSearchDecoder(V, beam_size=8).decode(lp).text == "a"
+    assert BeamSearchDecoder(V, beam_size=8, blank_penalty=1.0).decode(lp).text == "ab"
+    # The caller's scores are left alone.
+    before = lp.copy()
+    BeamSearchDecoder(V, beam_size=8, blank_penalty=1.0).decode(lp)
+    np.testing.assert_array_equal(lp, before)

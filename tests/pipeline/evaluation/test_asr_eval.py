@@ -74,7 +74,7 @@ def test_eval_cli_filters_voices_and_decodes_with_an_lm(tmp_path, asr_model, mon
     from rnnstream.asr import evalset
     from rnnstream.asr.voices import Voice
     from rnnstream.cli import main
-    from rnnstream.asr.beam import DEFAULT_WORD_BONUS
+    from rnnstream.asr.beam import DEFAULT_BLANK_PENALTY, DEFAULT_WORD_BONUS
     from rnnstream.transcribe import DEFAULT_BEAM
 
     monkeypatch.setattr(evalset, "EVAL_SET_VOICES", (Voice("espeak-ng", "en-us+f4"), Voice("espeak-ng", "en+m6")))
@@ -87,7 +87,7 @@ def test_eval_cli_filters_voices_and_decodes_with_an_lm(tmp_path, asr_model, mon
     r = json.loads(out.read_text())
     assert r["utterances"] == 2 and set(r["voices"]) == {"espeak-ng:en+m6"}
     assert r["decoding"] == {"finals": "beam", "beam": DEFAULT_BEAM, "lm": str(lm), "lm_order": 3, "lm_weight": 0.3,
-                             "word_bonus": DEFAULT_WORD_BONUS}
+                             "word_bonus": DEFAULT_WORD_BONUS, "blank_penalty": DEFAULT_BLANK_PENALTY}
     assert r["streamed_equals_whole"]
 
 

@@ -130,6 +130,9 @@ def test_decoder_flags(tmp_path):
     with pytest.raises(ConfigError, match="--lm-order"):
         decoder_options(_args("--lm-order", "7"))
     assert decoder_options(_args("--lm", str(lm), "--lm-order", "4"))["order"] == 4
+    assert decoder_options(_args("--lm", str(lm), "--blank-penalty", "0.5"))["blank_penalty"] == 0.5
+    with pytest.raises(ConfigError, match="--blank-penalty"):
+        decoder_options(_args("--blank-penalty", "-1"))
     (tmp_path / "empty.txt").write_text("\n")
     with pytest.raises(ConfigError, match="has no text"):
         decoder_options(_args("--lm", str(tmp_path / "empty.txt")))
