@@ -252,7 +252,7 @@ class BeamSearchDecoder:
         meta: dict[tuple[int, int], Beam] = {}
         fusion = table.fusion
         parent, token = table.parent, table.token
-        acc_get, meta_get, log1p, exp = acc.get, meta.get, math.log1p, math.exp
+        acc_get, log1p, exp = acc.get, math.log1p, math.exp
         # The per-frame inner loop: _lse and the cell update are written out inline, since
         # a call per (beam, label) pair was a third of the decoder's time.
         for node, b in beams.items():
@@ -289,7 +289,10 @@ class BeamSearchDecoder:
                 key = (node, c)
                 # Fusion fields depend only on the prefix, so an existing entry's serve.
                 if key not in meta:
-                    src = fusion[key] if key in fusion else fusion.setdefault(key, self._extend(b, c))
+                    if key in fusion:
+                        src = fusion[key]
+                    else:
+                        src = fusion[key] = self._extend(b, c)
                     if src is None:
                         continue
                     meta[key] = src

@@ -21,7 +21,7 @@ from typing import Iterable, Sequence
 
 from rnnstream.errors import RnnstreamError
 
-__all__ = ["NgramLM", "Lexicon", "BOS", "EOS", "UNK", "CACHE_LIMIT"]
+__all__ = ["NgramLM", "Lexicon", "BOS", "EOS", "UNK", "CACHE_LIMIT", "cache_put"]
 
 BOS = "<s>"
 EOS = "</s>"
@@ -29,6 +29,14 @@ UNK = "<unk>"
 # Score caches are cleared when they reach this many entries, so a daemon that decodes for
 # months holds a bounded amount (a few hundred MB at most) however many contexts it meets.
 CACHE_LIMIT = 2_000_000
+
+
+def cache_put(cache: dict, key, value):
+    """Store ``value`` under ``key``, emptying ``cache`` first once it holds CACHE_LIMIT entries."""
+    if len(cache) >= CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 class NgramLM:
@@ -113,17 +121,18 @@ class NgramLM:
         A short context is padded with ``<s>``, i.e. it is taken as sentence-initial.
         """
         w = word if word in self.vocab else UNK
-        ctx = tuple(c if (c in self.vocab or c == BOS) else UNK for c in context)
-        k = self.order - 1
-        ctx = ((BOS,) * k + ctx)[len(ctx) :] if k else ()
-        key = (w, ctx)
+        key = (w, self.full_context(context))
         hit = self._cache.get(key)
         if hit is None:
-            hit = math.log(self._prob(w, ctx))
-            if len(self._cache) >= CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[key] = hit
+            hit = cache_put(self._cache, key, math.log(self._prob(w, key[1])))
         return hit
+
+    def full_context(self, context: Sequence[str]) -> tuple[str, ...]:
+        """The ``order - 1`` words the model conditions on: unknown words as ``<unk>``, the
+        last ``order - 1`` kept, a short context padded with ``<s>`` in front."""
+        ctx = tuple(c if (c in self.vocab or c == BOS) else UNK for c in context)
+        k = self.order - 1
+        return ((BOS,) * k + ctx)[len(ctx) :] if k else ()
 
     def level_logprob(self, word: str, context: tuple[str, ...]) -> float:
         """``ln P`` at order ``len(context) + 1`` exactly: ``context`` is not padded with

@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from rnnstream.asr.lm import BOS, CACHE_LIMIT, UNK, Lexicon, NgramLM
+from rnnstream.asr.lm import UNK, Lexicon, NgramLM, cache_put
 
 __all__ = ["LookAhead"]
 
@@ -70,11 +70,7 @@ class LookAhead:
         lm = self.lm
         idx = sorted(i for i in (self._index.get(w) for w in lm.followers(ctx)) if i is not None)
         vals = np.array([lm.level_logprob(self.words[i], ctx) for i in idx], dtype=np.float64)
-        hit = (idx, vals, lm.backoff_logweight(ctx))
-        if len(self._followers) >= CACHE_LIMIT:
-            self._followers.clear()
-        self._followers[ctx] = hit
-        return hit
+        return cache_put(self._followers, ctx, (idx, vals, lm.backoff_logweight(ctx)))
 
     def _bound(self, ctx: tuple[str, ...], lo: int, hi: int) -> float:
         if not ctx:
@@ -93,12 +89,7 @@ class LookAhead:
         key = (context, prefix)
         hit = self._cache.get(key)
         if hit is None:
-            k, vocab = self.lm.order - 1, self.lm.vocab
-            ctx = tuple(c if c in vocab or c == BOS else UNK for c in context)
-            ctx = ((BOS,) * k + ctx)[len(ctx):] if k else ()
             lo, hi = self._range(prefix)
-            hit = self._bound(ctx, lo, hi) if hi > lo else float("-inf")
-            if len(self._cache) >= CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[key] = hit
+            bound = self._bound(self.lm.full_context(context), lo, hi) if hi > lo else float("-inf")
+            hit = cache_put(self._cache, key, bound)
         return hit

@@ -65,14 +65,14 @@ def test_lookahead_keeps_the_likely_word_through_a_narrow_beam() -> None:
 
 
 def test_caches_stay_bounded_and_answers_do_not_change(monkeypatch) -> None:
-    import rnnstream.asr.lookahead as la_mod
+    import rnnstream.asr.lm as lm_mod
 
     lm = NgramLM.train(["the cat sat on the mat", "then the car saw a cart"], order=3)
     reference = LookAhead(lm, Lexicon(WORDS))
-    monkeypatch.setattr(la_mod, "CACHE_LIMIT", 4)
+    queries = [((a, b), prefix) for a in WORDS for b in WORDS for prefix in ("", "t", "th", "ca", "s", "o")]
+    expected = {q: reference.best(*q) for q in queries}  # before the limit: unbounded caches
+    monkeypatch.setattr(lm_mod, "CACHE_LIMIT", 4)
     small = LookAhead(lm, Lexicon(WORDS))
-    for a in WORDS:
-        for b in WORDS:
-            for prefix in ("", "t", "th", "ca", "s", "o"):
-                assert small.best((a, b), prefix) == reference.best((a, b), prefix)
-                assert len(small._cache) <= 4 and len(small._followers) <= 4
+    for q in queries:
+        assert small.best(*q) == expected[q]
+        assert len(small._cache) <= 4 and len(small._followers) <= 4
