@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from rnnstream.asr.beam import DEFAULT_BLANK_PENALTY, DEFAULT_LM_WEIGHT, DEFAULT_WORD_BONUS
+from rnnstream.asr.beam import DEFAULT_BEAM, DEFAULT_BLANK_PENALTY, DEFAULT_LM_WEIGHT, DEFAULT_WORD_BONUS
 
 __all__ = ["register", "register_train_asr", "register_eval_asr", "add_decoder_args", "decoder_options"]
 
@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 def add_decoder_args(p: argparse.ArgumentParser) -> None:
     """Flags that switch finals from greedy CTC to prefix beam search with a word LM."""
     g = p.add_argument_group("decoding (finals; partials stay greedy)")
-    g.add_argument("--beam", type=int, default=None, help="prefix beam search with this many beams (32 with --lm)")
+    g.add_argument("--beam", type=int, default=None,
+                   help=f"prefix beam search with this many beams ({DEFAULT_BEAM} with --lm)")
     g.add_argument("--lm", type=Path, default=None, metavar="TEXT",
                    help="text file, one sentence per line: trains a word n-gram LM and a lexicon for the beam")
     g.add_argument("--lm-order", type=int, default=3, help="n-gram order of the --lm model (1-5, default 3)")

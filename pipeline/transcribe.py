@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnstream.asr.beam import DEFAULT_BLANK_PENALTY, DEFAULT_LM_WEIGHT, DEFAULT_WORD_BONUS, BeamSearchDecoder
+from rnnstream.asr.beam import (DEFAULT_BEAM, DEFAULT_BLANK_PENALTY, DEFAULT_LM_WEIGHT, DEFAULT_WORD_BONUS,
+                                BeamSearchDecoder)
 from rnnstream.asr.ctc import Vocab, log_softmax
 from rnnstream.asr.lm import Lexicon, NgramLM
 from rnnstream.asr.text import normalize_text
@@ -27,10 +28,6 @@ from rnnstream.session import load_session
 __all__ = ["Transcriber", "load_asr", "asr_operator", "build_rescorer", "DEFAULT_ASR_MODEL", "DEFAULT_BEAM"]
 
 DEFAULT_ASR_MODEL = "builtin:asr"
-# On the tuning set (corpus speech --split tune: held-out text, training voices) the run-5 model's
-# WER with the LM and look-ahead (no blank penalty yet) is 8.2, 6.9 and 6.2 % for 16, 32 and 64
-# beams; 32 keeps most of it at half 64's cost.
-DEFAULT_BEAM = 32
 
 
 def build_rescorer(sentences: Iterable[str] | None, vocab: Vocab, *, beam: int = DEFAULT_BEAM, order: int = 3,
