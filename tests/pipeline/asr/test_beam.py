@@ -176,3 +176,30 @@ def test_blank_penalty_keeps_a_label_the_blank_narrowly_beats() -> None:
     before = lp.copy()
     BeamSearchDecoder(V, beam_size=8, blank_penalty=1.0).decode(lp)
     np.testing.assert_array_equal(lp, before)
+
+
+def test_prune_drops_beams_far_below_the_best_and_keeps_close_ones() -> None:
+    # One frame: "a" at 0.9, "b" at 1e-4 (about 9.1 nats below), blank at the shared floor.
+    lp = _onehot_rows([{"a": 0.9, "b": 1e-4}])
+    gap = float(lp[0, int(V.encode("a")[0])] - lp[0, int(V.encode("b")[0])])
+    wide = BeamSearchDecoder(V, beam_size=8, prune=gap + 1.0, token_threshold=30.0)
+    narrow = BeamSearchDecoder(V, beam_size=8, prune=gap - 1.0, token_threshold=30.0)
+    assert "b" in [h.text for h in _decode(wide, lp)]
+    texts_narrow = [h.text for h in _decode(narrow, lp)]
+    assert texts_narrow[0] == "a" and "b" not in texts_narrow
+
+
+def test_label_threshold_skips_labels_far_below_the_frames_best() -> None:
+    lp = _onehot_rows([{"a": 0.9, "b": 1e-3}])
+    gap = float(lp[0, int(V.encode("a")[0])] - lp[0, int(V.encode("b")[0])])
+    tried = BeamSearchDecoder(V, beam_size=8, token_threshold=gap + 0.5)
+    skipped = BeamSearchDecoder(V, beam_size=8, token_threshold=gap - 0.5)
+    assert "b" in [h.text for h in _decode(tried, lp)]
+    assert "b" not in [h.text for h in _decode(skipped, lp)]
+
+
+def test_the_defaults_are_the_documented_constants() -> None:
+    from rnnstream.asr.beam import DEFAULT_LABEL_THRESHOLD, DEFAULT_PRUNE
+
+    dec = BeamSearchDecoder(V)
+    assert (dec.token_threshold, dec.prune) == (DEFAULT_LABEL_THRESHOLD, DEFAULT_PRUNE)
