@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -41,8 +42,9 @@ def decoder_options(args: argparse.Namespace) -> dict:
         raise ConfigError(f"--beam: must be >= 1, got {args.beam}")
     if not 1 <= args.lm_order <= 5:
         raise ConfigError(f"--lm-order: must be 1..5, got {args.lm_order}")
-    if not args.blank_penalty >= 0:
-        raise ConfigError(f"--blank-penalty: must be >= 0, got {args.blank_penalty}")
+    # The same rule as the decoder's, checked here so that the error names the flag.
+    if not (args.blank_penalty >= 0 and math.isfinite(args.blank_penalty)):
+        raise ConfigError(f"--blank-penalty: must be a finite number >= 0, got {args.blank_penalty}")
     return {"beam": args.beam, "lm_sentences": sentences, "alpha": args.lm_weight, "beta": args.word_bonus,
             "order": args.lm_order, "blank_penalty": args.blank_penalty}
 

@@ -153,7 +153,8 @@ class OperatorConfig(Frozen):
     lm_order: int = Field(3, ge=1, le=5, description="n-gram order of the lm (asr with lm)")
     lm_weight: float = Field(DEFAULT_LM_WEIGHT, ge=0, description="LM weight alpha (asr with lm)")
     word_bonus: float = Field(DEFAULT_WORD_BONUS, description="score added per word, beta (asr with lm)")
-    blank_penalty: float = Field(DEFAULT_BLANK_PENALTY, ge=0, description="nats taken from the blank per frame (asr with lm)")
+    blank_penalty: float = Field(DEFAULT_BLANK_PENALTY, ge=0, allow_inf_nan=False,
+                                 description="nats taken from the blank per frame (asr with lm)")
 
 
 class StdoutSinkConfig(Frozen):
