@@ -57,6 +57,7 @@ class AsrTrainConfig(BaseModel):
     max_steps: int | None = Field(None, description="stop after this many steps (tests, time boxes)")
     max_minutes: float | None = Field(None, gt=0, description="stop after this long; a checkpoint is kept")
     threads: int = Field(2, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when torch sees a GPU")
     augment: FeatureAugment = FeatureAugment()
 
     @field_validator("corpus", mode="before")
@@ -70,13 +71,20 @@ def _digest(cfg: AsrTrainConfig) -> str:
     import json
 
     keep = cfg.model_dump(mode="json", exclude={"out", "checkpoint_dir", "epochs", "max_steps", "max_minutes",
-                                                "threads", "patience", "checkpoint_every"})
+                                                "threads", "patience", "checkpoint_every", "device"})
     return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _mel_centres(fe: AsrFrontend) -> np.ndarray:
     c = fe.mel.config
     return mel_centres(c.sample_rate, c.n_mels, c.fmin, c.sample_rate / 2 if c.fmax is None else c.fmax)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when torch sees a GPU; asking for ``cuda`` without one is a config error."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device: cuda was asked for, but torch sees no GPU")
+    return torch.device("cuda" if name != "cpu" and torch.cuda.is_available() else "cpu")
 
 
 def _batch(utts: Utterances, idx: np.ndarray, fe: AsrFrontend, rng, augment: FeatureAugment | None,
@@ -99,11 +107,12 @@ def _batch(utts: Utterances, idx: np.ndarray, fe: AsrFrontend, rng, augment: Fea
 def greedy_cer(net: StreamingRNN, utts: Utterances, fe: AsrFrontend, limit: int = 200) -> float:
     """Character error rate of greedy decoding on (up to ``limit``) utterances."""
     errors = total = 0
+    device = next(net.parameters()).device
     net.eval()
     with torch.no_grad():
         for i in range(min(limit, len(utts))):
-            y, _ = net(torch.from_numpy(fe.model_input(utts.frames(i)))[None])
-            best = y[0].argmax(-1).numpy()
+            y, _ = net(torch.from_numpy(fe.model_input(utts.frames(i)))[None].to(device))
+            best = y[0].argmax(-1).cpu().numpy()
             hyp = DEFAULT_VOCAB.collapse(best)
             errors += edit_distance(hyp.tolist(), utts.labels[i].tolist())
             total += len(utts.labels[i])
@@ -114,6 +123,7 @@ def greedy_cer(net: StreamingRNN, utts: Utterances, fe: AsrFrontend, limit: int 
 def train_asr(cfg: AsrTrainConfig, *, resume: bool = False, progress: bool = True) -> dict:
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
     rng = np.random.default_rng(cfg.seed)
     raw_fe = AsrFrontend({**FRONTEND_DEFAULTS, "stack": cfg.stack})
     utts = concat_utterances([load_utterances(c, raw_fe) for c in cfg.corpus])
@@ -126,6 +136,8 @@ def train_asr(cfg: AsrTrainConfig, *, resume: bool = False, progress: bool = Tru
                                  output_size=len(DEFAULT_VOCAB), dropout=cfg.dropout, proj_size=cfg.proj))
     if cfg.init is not None:
         _load_init(net, cfg.init)
+    net.to(device)
+    log.info("training on %s", device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     ctc = torch.nn.CTCLoss(blank=DEFAULT_VOCAB.blank, zero_infinity=True)
     digest = _digest(cfg)
@@ -153,8 +165,8 @@ def train_asr(cfg: AsrTrainConfig, *, resume: bool = False, progress: bool = Tru
         for bi in range(st.get("batch", 0), len(batches)):
             brng = np.random.default_rng([cfg.seed, st["epoch"], bi])
             x, xl, y, yl = _batch(train, batches[bi], fe, brng, augment=cfg.augment, centres=centres)
-            logp = torch.log_softmax(net(x)[0], -1).transpose(0, 1)
-            loss = ctc(logp, y, xl, yl)
+            logp = torch.log_softmax(net(x.to(device))[0], -1).transpose(0, 1)
+            loss = ctc(logp, y.to(device), xl, yl)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
@@ -179,7 +191,7 @@ def train_asr(cfg: AsrTrainConfig, *, resume: bool = False, progress: bool = Tru
         log.info("epoch %d: loss %.3f, validation CER %.3f", st["epoch"], st["history"][-1]["train_loss"] or 0, cer)
         if cer < st["best"]:
             st["best"], st["bad_epochs"] = cer, 0
-            st["best_state"] = {k: v.clone() for k, v in net.state_dict().items()}
+            st["best_state"] = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
         else:
             st["bad_epochs"] += 1
             for g in opt.param_groups:  # plateau: halve the learning rate
@@ -193,7 +205,7 @@ def train_asr(cfg: AsrTrainConfig, *, resume: bool = False, progress: bool = Tru
         bar.close()
     if st["best_state"] is not None:
         net.load_state_dict(st["best_state"])
-    return _finish(cfg, net.eval(), fe, st, len(train), time.monotonic() - started)
+    return _finish(cfg, net.cpu().eval(), fe, st, len(train), time.monotonic() - started)
 
 
 def _load_init(net: StreamingRNN, directory: Path) -> None:

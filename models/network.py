@@ -77,15 +77,15 @@ class StreamingRNN(nn.Module):
         )
         self.head = nn.Linear(config.hidden_size, config.output_size)
 
-    def zero_state(self, batch: int) -> tuple[torch.Tensor, ...]:
+    def zero_state(self, batch: int, device: torch.device | str | None = None) -> tuple[torch.Tensor, ...]:
         c = self.config
-        return tuple(torch.zeros(batch, c.num_layers, c.hidden_size) for _ in c.state_names)
+        return tuple(torch.zeros(batch, c.num_layers, c.hidden_size, device=device) for _ in c.state_names)
 
     def forward(
         self, x: torch.Tensor, state: tuple[torch.Tensor, ...] | None = None
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         if state is None:
-            state = self.zero_state(x.shape[0])
+            state = self.zero_state(x.shape[0], x.device)
         # nn.RNN wants [layers, B, H]; the contract is batch-first so slabs gather without copies.
         hx = tuple(s.transpose(0, 1).contiguous() for s in state)
         out, new = self.rnn(self.proj(x), hx if self.config.cell == "lstm" else hx[0])

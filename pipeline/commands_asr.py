@@ -138,6 +138,8 @@ def register_train_asr(train_sub: argparse._SubParsersAction) -> None:
     a.add_argument("--max-steps", type=int, default=None)
     a.add_argument("--max-minutes", type=float, default=None, help="time box; the best model so far is exported")
     a.add_argument("--threads", type=int, default=2)
+    a.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where torch trains: auto uses a GPU when torch sees one (default auto)")
     a.add_argument("--patience", type=int, default=4, help="epochs without validation gain before stopping")
     a.add_argument("--resume", action="store_true", help="continue from the checkpoint in --checkpoint-dir")
     a.set_defaults(func=_cmd_train_asr)
@@ -307,7 +309,7 @@ def _cmd_train_asr(args: argparse.Namespace) -> int:
         corpus=args.corpus, out=args.out, checkpoint_dir=args.checkpoint_dir, cell=args.cell, layers=args.layers,
         hidden=args.hidden, proj=args.proj, epochs=args.epochs, batch_frames=args.batch_frames, lr=args.lr,
         seed=args.seed, max_steps=args.max_steps, max_minutes=args.max_minutes, threads=args.threads,
-        init=args.init, augment=_feature_augment(args), patience=args.patience,
+        init=args.init, augment=_feature_augment(args), patience=args.patience, device=args.device,
     )
     result = train_asr(cfg, resume=args.resume)
     print(json.dumps(result))

@@ -83,3 +83,22 @@ def test_two_corpora_train_together(corpus, tmp_path):
     assert result["steps"] == 2 and single["steps"] == 1
     assert sess.manifest.training["utterances"] > load_session(tmp_path / "one" / "asr.onnx").manifest.training[
         "utterances"]
+
+
+def test_device_choice_and_a_missing_gpu_is_a_config_error(corpus, tmp_path):
+    from rnnstream.errors import ConfigError
+    from rnnstream.models.asr_trainer import resolve_device
+
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU, so device=cuda is valid here")
+    with pytest.raises(ConfigError, match="device"):
+        train_asr(cfg(corpus, tmp_path, max_steps=1, device="cuda"), progress=False)
+
+
+def test_device_is_not_part_of_the_resume_identity(corpus, tmp_path):
+    # A run started on a GPU must resume on a CPU (and back): the device does not change the model.
+    train_asr(cfg(corpus, tmp_path, max_steps=2, device="cpu"), progress=False)
+    resumed = train_asr(cfg(corpus, tmp_path, max_steps=3, device="auto"), resume=True, progress=False)
+    assert resumed["steps"] == 3
