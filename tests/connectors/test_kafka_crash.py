@@ -79,7 +79,10 @@ def test_kill9_at_random_points_then_restart_equals_uninterrupted_run(tansu, kit
     assert len(kills) == 12
     assert kills[-1][1] < len(events), f"the stream ended before the last kill: {kills}"
     outputs = kit.dedup(collector.poll())
-    assert len(collector.messages) > len(outputs)  # the kills did force replays (dedup had work to do)
+    # Whether a kill lands between a produce and its commit is timing: one CI run in eleven saw
+    # no replay in twelve kills. The proof is the match below; the replay count is only reported.
+    assert len(collector.messages) >= len(outputs)
+    print(f"replayed outputs dropped by dedup: {len(collector.messages) - len(outputs)}")
     reference, ref_state = kit.reference_run(tmp_path, events, small_forecaster)
     kit.assert_outputs_match(outputs, reference)
     state = kit.changelog_state(tansu.bootstrap, f"{group}-changelog", topic, 3)
