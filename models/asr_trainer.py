@@ -82,9 +82,10 @@ def _mel_centres(fe: AsrFrontend) -> np.ndarray:
 
 def resolve_device(name: str) -> torch.device:
     """``auto`` picks CUDA when torch sees a GPU; asking for ``cuda`` without one is a config error."""
-    if name == "cuda" and not torch.cuda.is_available():
+    gpu = torch.cuda.is_available()
+    if name == "cuda" and not gpu:
         raise ConfigError("device: cuda was asked for, but torch sees no GPU")
-    return torch.device("cuda" if name != "cpu" and torch.cuda.is_available() else "cpu")
+    return torch.device("cuda" if gpu and name != "cpu" else "cpu")
 
 
 def _batch(utts: Utterances, idx: np.ndarray, fe: AsrFrontend, rng, augment: FeatureAugment | None,

@@ -56,9 +56,10 @@ DEFAULT_BLANK_PENALTY = 1.5
 # beams (8, 30), 5.93 / 5.61 % at 64 beams (8, 15).
 DEFAULT_LABEL_THRESHOLD = 8.0
 DEFAULT_PRUNE = 15.0
-# Beams for finals with an LM (see above).  On the reserved evaluation voices, at 15 nats, 32, 64,
-# 128, 256 and 512 beams read 19.0, 17.9, 17.0, 16.7 and 16.4 % WER, at RTF 0.015, 0.023, 0.057,
-# about 0.09 and about 0.17: 64 keeps the per-stream cost near the earlier default's.
+# Beams for finals with an LM (see above).  With the previous 2x320 model, on the reserved
+# evaluation voices, at 15 nats, 32, 64, 128, 256 and 512 beams read 19.0, 17.9, 17.0, 16.7 and
+# 16.4 % WER, at RTF 0.015, 0.023, 0.057, about 0.09 and about 0.17; the shipped 3x384 model reads
+# 17.9 % at 32 and 16.6 % at 64.  64 keeps the per-stream cost near the earlier default's.
 DEFAULT_BEAM = 64
 
 
