@@ -36,11 +36,9 @@ __all__ = ["Beam", "BeamState", "BeamSearchDecoder", "BeamStream", "PrefixTable"
            "DEFAULT_BEAM"]
 
 _NEG_INF = float("-inf")
-# Chosen with the previous 2x320 model, with look-ahead at 32 beams, on the dev set of unseen
-# espeak-ng variants (README, "Speech recognition"): WER 7.8, 7.5, 7.0 and 7.2 % at (alpha, beta) =
-# (0.5, 1), (0.8, 1.5), (1, 2), (1.2, 2.5).
-# At 64 beams the dev and tuning sets preferred (0.6, 1.2) (5.44 % against 5.69 %), but the reserved
-# voices lost 2.2 points with it (20.1 % against 17.9 %): unheard voices need the heavier LM.
+# Chosen with the previous 2x320 model at 32 beams on the dev set (unseen espeak-ng variants; README):
+# WER 7.8, 7.5, 7.0, 7.2 % at (alpha, beta) = (0.5, 1), (0.8, 1.5), (1, 2), (1.2, 2.5).  At 64 beams
+# (0.6, 1.2) won there (5.44 % against 5.69 %) but cost the reserved voices 2.2 points (20.1 %).
 DEFAULT_LM_WEIGHT = 1.0
 DEFAULT_WORD_BONUS = 2.0
 # Subtracted from every frame's blank log-prob when an LM is fused.  With the weights above, at 32
