@@ -20,12 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rnnstream.asr.ctc import DEFAULT_VOCAB
 from rnnstream.evaluation.asr_eval import edit_distance
-from rnnstream.errors import ConfigError
+from rnnstream.errors import ConfigError, ModelError
 from rnnstream.models.asr_augment import FeatureAugment, augment_frames, mel_centres
 from rnnstream.models.asr_data import Utterances, cmvn_stats, concat_utterances, length_batches, load_utterances
 from rnnstream.models.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from rnnstream.models.export import check_streaming_parity, export_model
 from rnnstream.models.network import RNNConfig, StreamingRNN
+from rnnstream.models.onnx_import import load_exported, read_manifest_config
 from rnnstream.operators.asr_frontend import FRONTEND_DEFAULTS, AsrFrontend
 
 __all__ = ["AsrTrainConfig", "train_asr", "greedy_cer"]
@@ -37,7 +38,7 @@ class AsrTrainConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     corpus: list[Path] = Field(min_length=1, description="one or more corpus directories, trained on together")
-    init: Path | None = Field(None, description="start from this checkpoint directory's weights (fine-tuning)")
+    init: Path | None = Field(None, description="fine-tune from a checkpoint directory or an exported .onnx model")
     out: Path = Path("asr.onnx")
     checkpoint_dir: Path = Path("runs/asr")
     cell: Literal["rnn", "lstm", "gru"] = "gru"
@@ -128,7 +129,9 @@ def train_asr(cfg: AsrTrainConfig, *, resume: bool = False, progress: bool = Tru
     rng = np.random.default_rng(cfg.seed)
     raw_fe = AsrFrontend({**FRONTEND_DEFAULTS, "stack": cfg.stack})
     utts = concat_utterances([load_utterances(c, raw_fe) for c in cfg.corpus])
-    mean, std = cmvn_stats(utts)
+    # An exported model's input normalisation is part of it: a fine-tune keeps it, so the weights
+    # see inputs scaled as they were trained on, whatever the new corpus's levels.
+    mean, std = _exported_cmvn(cfg.init) if _is_exported(cfg.init) else cmvn_stats(utts)
     fe = AsrFrontend({**FRONTEND_DEFAULTS, "stack": cfg.stack, "mean": mean, "std": std})
     perm = rng.permutation(len(utts))
     n_val = max(1, int(len(utts) * cfg.val_fraction)) if cfg.val_fraction else 0
@@ -209,8 +212,35 @@ def train_asr(cfg: AsrTrainConfig, *, resume: bool = False, progress: bool = Tru
     return _finish(cfg, net.cpu().eval(), fe, st, len(train), time.monotonic() - started)
 
 
+def _is_exported(path: Path | None) -> bool:
+    return path is not None and path.suffix == ".onnx"
+
+
+def _exported_cmvn(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        features = read_manifest_config(path)[1].features
+    except (ModelError, ConfigError) as exc:
+        raise ConfigError(f"init: {exc}") from None
+    if "mean" not in features or "std" not in features:
+        raise ConfigError(f"init: {path} records no feature mean/std; is it an asr model?")
+    return np.asarray(features["mean"], np.float32), np.asarray(features["std"], np.float32)
+
+
 def _load_init(net: StreamingRNN, directory: Path) -> None:
-    """Copy another run's best (else last) weights; the architectures must match."""
+    """Copy another run's best (else last) weights, or an exported model's; the architectures must match."""
+    if _is_exported(directory):
+        try:
+            src = load_exported(directory)
+        except (ModelError, ConfigError) as exc:
+            raise ConfigError(f"init: {exc}") from None
+        shape = {k: v for k, v in src.config.to_dict().items() if k != "dropout"}
+        want = {k: v for k, v in net.config.to_dict().items() if k != "dropout"}
+        if shape != want:
+            diff = ", ".join(f"{k} {shape[k]} != {want[k]}" for k in want if shape[k] != want[k])
+            raise ConfigError(f"init: {directory} does not fit this architecture: {diff}")
+        net.load_state_dict(src.state_dict())
+        log.info("initialised from %s", directory)
+        return
     path = checkpoint_path(directory)
     if not path.is_file():
         raise ConfigError(f"init: no checkpoint at {path}")

@@ -120,7 +120,8 @@ def register_train_asr(train_sub: argparse._SubParsersAction) -> None:
     a.add_argument("--corpus", type=Path, nargs="+", required=True,
                    help="corpus directories (manifest.jsonl each), trained on together")
     a.add_argument("--init", type=Path, default=None,
-                   help="fine-tune: start from the weights in this checkpoint directory")
+                   help="fine-tune: start from the weights in this checkpoint directory, or from an "
+                        "exported model (e.g. models/artifacts/asr.onnx), keeping its feature normalisation")
     a.add_argument("--warp", type=float, nargs=2, metavar=("LO", "HI"), default=None,
                    help="vocal-tract warp range applied to training features (default 0.85 1.2)")
     a.add_argument("--band-limit-prob", type=float, default=None,

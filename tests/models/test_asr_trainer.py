@@ -102,3 +102,37 @@ def test_device_is_not_part_of_the_resume_identity(corpus, tmp_path):
     train_asr(cfg(corpus, tmp_path, max_steps=2, device="cpu"), progress=False)
     resumed = train_asr(cfg(corpus, tmp_path, max_steps=3, device="auto"), resume=True, progress=False)
     assert resumed["steps"] == 3
+
+
+def test_fine_tune_from_an_exported_model_keeps_its_weights_and_normalisation(corpus, tmp_path):
+    from rnnstream.models.onnx_import import load_exported
+
+    train_asr(cfg(corpus, tmp_path / "base", max_steps=3), progress=False)
+    shipped = load_exported(tmp_path / "base" / "asr.onnx").state_dict()
+    base_spec = load_session(tmp_path / "base" / "asr.onnx").manifest.features
+    # The same corpus 12 dB quieter: a fine-tune that recomputed the normalisation would shift it.
+    from rnnstream.asr.wav import read_wav, write_wav
+
+    other = tmp_path / "other"
+    shutil.copytree(corpus, other, ignore=shutil.ignore_patterns("features-*"))
+    for w in (other / "wavs").glob("*.wav"):
+        x, sr = read_wav(w)
+        write_wav(w, x * 0.25, sr)
+    train_asr(cfg([other], tmp_path / "ft", max_steps=1, lr=1e-7, init=tmp_path / "base" / "asr.onnx"),
+              progress=False)
+    tuned = torch.load(tmp_path / "ft" / "ck" / "last.pt", weights_only=False)["model"]
+    for k in shipped:
+        torch.testing.assert_close(tuned[k], shipped[k], atol=1e-4, rtol=0)
+    spec = load_session(tmp_path / "ft" / "asr.onnx").manifest.features
+    assert spec["mean"] == base_spec["mean"] and spec["std"] == base_spec["std"]
+
+
+def test_init_from_an_exported_model_of_another_shape_names_the_field(corpus, tmp_path):
+    from rnnstream.errors import ConfigError
+
+    train_asr(cfg(corpus, tmp_path / "base", max_steps=1), progress=False)
+    with pytest.raises(ConfigError, match="init: .* does not fit this architecture: hidden_size 16 != 24"):
+        train_asr(cfg(corpus, tmp_path / "ft", max_steps=1, hidden=24, init=tmp_path / "base" / "asr.onnx"),
+                  progress=False)
+    with pytest.raises(ConfigError, match="init: model manifest not found"):
+        train_asr(cfg(corpus, tmp_path / "ft2", max_steps=1, init=tmp_path / "nowhere.onnx"), progress=False)
