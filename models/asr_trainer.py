@@ -26,7 +26,7 @@ from rnnstream.models.asr_data import Utterances, cmvn_stats, concat_utterances,
 from rnnstream.models.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from rnnstream.models.export import check_streaming_parity, export_model
 from rnnstream.models.network import RNNConfig, StreamingRNN
-from rnnstream.models.onnx_import import load_exported, read_manifest_config
+from rnnstream.models.onnx_import import load_exported
 from rnnstream.operators.asr_frontend import FRONTEND_DEFAULTS, AsrFrontend
 
 __all__ = ["AsrTrainConfig", "train_asr", "greedy_cer"]
@@ -127,18 +127,22 @@ def train_asr(cfg: AsrTrainConfig, *, resume: bool = False, progress: bool = Tru
     torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
     rng = np.random.default_rng(cfg.seed)
+    # Read before the corpus features, so a bad --init fails at once.
+    exported = _load_exported(cfg.init) if cfg.init is not None and cfg.init.suffix == ".onnx" else None
     raw_fe = AsrFrontend({**FRONTEND_DEFAULTS, "stack": cfg.stack})
     utts = concat_utterances([load_utterances(c, raw_fe) for c in cfg.corpus])
     # An exported model's input normalisation is part of it: a fine-tune keeps it, so the weights
     # see inputs scaled as they were trained on, whatever the new corpus's levels.
-    mean, std = _exported_cmvn(cfg.init) if _is_exported(cfg.init) else cmvn_stats(utts)
+    mean, std = exported[1:] if exported is not None else cmvn_stats(utts)
     fe = AsrFrontend({**FRONTEND_DEFAULTS, "stack": cfg.stack, "mean": mean, "std": std})
     perm = rng.permutation(len(utts))
     n_val = max(1, int(len(utts) * cfg.val_fraction)) if cfg.val_fraction else 0
     val, train = utts.subset(perm[:n_val]), utts.subset(perm[n_val:])
     net = StreamingRNN(RNNConfig(cell=cfg.cell, input_size=fe.dim, hidden_size=cfg.hidden, num_layers=cfg.layers,
                                  output_size=len(DEFAULT_VOCAB), dropout=cfg.dropout, proj_size=cfg.proj))
-    if cfg.init is not None:
+    if exported is not None:
+        _copy_exported(net, exported[0], cfg.init)
+    elif cfg.init is not None:
         _load_init(net, cfg.init)
     net.to(device)
     log.info("training on %s", device)
@@ -212,35 +216,30 @@ def train_asr(cfg: AsrTrainConfig, *, resume: bool = False, progress: bool = Tru
     return _finish(cfg, net.cpu().eval(), fe, st, len(train), time.monotonic() - started)
 
 
-def _is_exported(path: Path | None) -> bool:
-    return path is not None and path.suffix == ".onnx"
-
-
-def _exported_cmvn(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _load_exported(path: Path) -> tuple[StreamingRNN, np.ndarray, np.ndarray]:
+    """An exported model's network and its feature mean/std, read once for ``init``."""
     try:
-        features = read_manifest_config(path)[1].features
+        net, manifest = load_exported(path)
     except (ModelError, ConfigError) as exc:
         raise ConfigError(f"init: {exc}") from None
-    if "mean" not in features or "std" not in features:
+    f = manifest.features
+    if "mean" not in f or "std" not in f:
         raise ConfigError(f"init: {path} records no feature mean/std; is it an asr model?")
-    return np.asarray(features["mean"], np.float32), np.asarray(features["std"], np.float32)
+    return net, np.asarray(f["mean"], np.float32), np.asarray(f["std"], np.float32)
+
+
+def _copy_exported(net: StreamingRNN, src: StreamingRNN, path: Path) -> None:
+    """Copy an exported model's weights; every architecture field but dropout must match."""
+    have, want = src.config.to_dict(), net.config.to_dict()
+    diff = [f"{k} {have[k]} != {want[k]}" for k in want if k != "dropout" and have[k] != want[k]]
+    if diff:
+        raise ConfigError(f"init: {path} does not fit this architecture: {', '.join(diff)}")
+    net.load_state_dict(src.state_dict())
+    log.info("initialised from %s", path)
 
 
 def _load_init(net: StreamingRNN, directory: Path) -> None:
-    """Copy another run's best (else last) weights, or an exported model's; the architectures must match."""
-    if _is_exported(directory):
-        try:
-            src = load_exported(directory)
-        except (ModelError, ConfigError) as exc:
-            raise ConfigError(f"init: {exc}") from None
-        shape = {k: v for k, v in src.config.to_dict().items() if k != "dropout"}
-        want = {k: v for k, v in net.config.to_dict().items() if k != "dropout"}
-        if shape != want:
-            diff = ", ".join(f"{k} {shape[k]} != {want[k]}" for k in want if shape[k] != want[k])
-            raise ConfigError(f"init: {directory} does not fit this architecture: {diff}")
-        net.load_state_dict(src.state_dict())
-        log.info("initialised from %s", directory)
-        return
+    """Copy another run's best (else last) weights; the architectures must match."""
     path = checkpoint_path(directory)
     if not path.is_file():
         raise ConfigError(f"init: no checkpoint at {path}")

@@ -11,7 +11,7 @@ checked against the ONNX graph itself before it is returned.
 >>> net = StreamingRNN(RNNConfig(cell="lstm", input_size=3, hidden_size=8, num_layers=2, output_size=2))
 >>> path = tempfile.mkdtemp() + "/m.onnx"
 >>> _ = export_model(net, path, name="m", task="generic")
->>> back = load_exported(path)
+>>> back, manifest = load_exported(path)
 >>> all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), back.state_dict().values()))
 True
 """
@@ -28,7 +28,7 @@ from rnnstream.manifest import Manifest, load_manifest
 from rnnstream.models.export import check_streaming_parity
 from rnnstream.models.network import RNNConfig, StreamingRNN
 
-__all__ = ["load_exported", "read_manifest_config"]
+__all__ = ["load_exported"]
 
 # ONNX and torch order the gates of one weight block differently; each tuple lists, in torch's
 # order, where that gate sits in ONNX's (GRU: z r h -> r z n; LSTM: i o f c -> i f g o).
@@ -36,21 +36,15 @@ _GATE_ORDER = {"GRU": (1, 0, 2), "LSTM": (0, 2, 3, 1), "RNN": (0,)}
 _RNN_OPS = {"gru": "GRU", "lstm": "LSTM", "rnn": "RNN"}
 
 
-def read_manifest_config(path: str | Path) -> tuple[RNNConfig, Manifest]:
-    """The :class:`RNNConfig` a model's manifest records, and the manifest."""
-    manifest, _ = load_manifest(path)
-    if manifest.model.get("arch") != "StreamingRNN":
-        raise ModelError(f"{path}: manifest arch is {manifest.model.get('arch')!r}, not StreamingRNN")
-    return RNNConfig(**{k: v for k, v in manifest.model.items() if k != "arch"}), manifest
-
-
 def _reorder(block: np.ndarray, order: tuple[int, ...]) -> torch.Tensor:
     gates = np.split(block, len(order), axis=0)
     return torch.from_numpy(np.concatenate([gates[i] for i in order], axis=0).copy())
 
 
-def load_exported(path: str | Path) -> StreamingRNN:
+def load_exported(path: str | Path) -> tuple[StreamingRNN, Manifest]:
     """Rebuild the :class:`StreamingRNN` that ``path`` (.onnx, manifest beside it) was exported from.
+
+    Returns the network and the manifest (whose ``features`` a fine-tune keeps).
 
     Raises :class:`ModelError` when the graph does not have the layout the exporter writes, or
     when the rebuilt network does not reproduce the graph's outputs.
@@ -59,7 +53,10 @@ def load_exported(path: str | Path) -> StreamingRNN:
     from onnx import numpy_helper
 
     path = Path(path)
-    config, _ = read_manifest_config(path)
+    manifest, _ = load_manifest(path)
+    if manifest.model.get("arch") != "StreamingRNN":
+        raise ModelError(f"{path}: manifest arch is {manifest.model.get('arch')!r}, not StreamingRNN")
+    config = RNNConfig(**{k: v for k, v in manifest.model.items() if k != "arch"})
     graph = onnx.load(str(path)).graph
     init = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     consumers: dict[str, list] = {}
@@ -94,4 +91,4 @@ def load_exported(path: str | Path) -> StreamingRNN:
         state[f"rnn.bias_hh_l{layer}"] = _reorder(b[width:], order)
     net.load_state_dict(state)
     check_streaming_parity(net, path)  # the rebuilt network must compute what the graph computes
-    return net.eval()
+    return net.eval(), manifest

@@ -108,7 +108,7 @@ def test_fine_tune_from_an_exported_model_keeps_its_weights_and_normalisation(co
     from rnnstream.models.onnx_import import load_exported
 
     train_asr(cfg(corpus, tmp_path / "base", max_steps=3), progress=False)
-    shipped = load_exported(tmp_path / "base" / "asr.onnx").state_dict()
+    shipped = load_exported(tmp_path / "base" / "asr.onnx")[0].state_dict()
     base_spec = load_session(tmp_path / "base" / "asr.onnx").manifest.features
     # The same corpus 12 dB quieter: a fine-tune that recomputed the normalisation would shift it.
     from rnnstream.asr.wav import read_wav, write_wav

@@ -19,7 +19,7 @@ def test_exported_weights_come_back_exactly(tmp_path, cell, proj):
     net = StreamingRNN(RNNConfig(cell=cell, input_size=5, hidden_size=7, num_layers=2, output_size=3,
                                  proj_size=proj))
     export_model(net, tmp_path / "m.onnx", name="m", task="generic")
-    back = load_exported(tmp_path / "m.onnx")
+    back, _ = load_exported(tmp_path / "m.onnx")
     assert back.config == net.config
     want, got = net.state_dict(), back.state_dict()
     assert want.keys() == got.keys()
