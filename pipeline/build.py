@@ -23,7 +23,7 @@ from rnnstream.session import load_session
 
 __all__ = ["build_pipeline", "build_operator", "resolve_model", "read_lm_text", "BUILTIN_MODELS"]
 
-BUILTIN_MODELS = ("forecast", "anomaly", "asr")
+BUILTIN_MODELS = ("forecast", "anomaly", "asr", "asr-companion")
 
 
 def resolve_model(spec: str) -> Path:
@@ -36,13 +36,13 @@ def resolve_model(spec: str) -> Path:
     return Path(spec)
 
 
+def _session(cfg: OperatorConfig, model: str):
+    return load_session(resolve_model(model), provider=cfg.provider, intra_op_threads=cfg.intra_op_threads,
+                        inter_op_threads=cfg.inter_op_threads)
+
+
 def build_operator(cfg: OperatorConfig) -> Operator:
-    session = load_session(
-        resolve_model(cfg.model),
-        provider=cfg.provider,
-        intra_op_threads=cfg.intra_op_threads,
-        inter_op_threads=cfg.inter_op_threads,
-    )
+    session = _session(cfg, cfg.model)
     if cfg.type == "forecast":
         return ForecastOperator(session, name=cfg.name)
     if cfg.type == "anomaly":
@@ -50,9 +50,15 @@ def build_operator(cfg: OperatorConfig) -> Operator:
     if cfg.type == "asr":
         from rnnstream.transcribe import asr_operator
 
+        companion = None
+        if cfg.companion is not None:
+            if cfg.beam is None and cfg.lm is None:
+                raise ConfigError(f"operators[{cfg.name}].companion: needs beam-decoded finals (set beam or lm)")
+            companion = _session(cfg, cfg.companion)
         return asr_operator(session, name=cfg.name, chunk_ms=cfg.chunk_ms, beam=cfg.beam,
                             lm_sentences=_lm_text(cfg), alpha=cfg.lm_weight, beta=cfg.word_bonus,
-                            order=cfg.lm_order, blank_penalty=cfg.blank_penalty)
+                            order=cfg.lm_order, blank_penalty=cfg.blank_penalty, companion=companion,
+                            companion_weight=cfg.companion_weight)
     return RnnOperator(session, name=cfg.name)
 
 

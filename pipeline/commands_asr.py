@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from rnnstream.asr.beam import DEFAULT_BEAM, DEFAULT_BLANK_PENALTY, DEFAULT_LM_WEIGHT, DEFAULT_WORD_BONUS
+from rnnstream.asr.rescore import DEFAULT_COMPANION_WEIGHT
 
 __all__ = ["register", "register_train_asr", "register_eval_asr", "add_decoder_args", "decoder_options"]
 
@@ -30,6 +31,11 @@ def add_decoder_args(p: argparse.ArgumentParser) -> None:
                    help=f"score added per word, beta (default {DEFAULT_WORD_BONUS})")
     g.add_argument("--blank-penalty", type=float, default=DEFAULT_BLANK_PENALTY,
                    help=f"nats taken from the blank on every frame, with --lm (default {DEFAULT_BLANK_PENALTY})")
+    g.add_argument("--companion", default=None, metavar="MODEL",
+                   help="a second ASR model (.onnx or builtin:asr-companion) that also decodes each final; "
+                   "the pooled n-best is rescored with both models (needs --beam or --lm)")
+    g.add_argument("--companion-weight", type=float, default=DEFAULT_COMPANION_WEIGHT,
+                   help=f"the companion's share of the acoustic score, 0 to <1 (default {DEFAULT_COMPANION_WEIGHT})")
 
 
 def decoder_options(args: argparse.Namespace) -> dict:
@@ -45,8 +51,13 @@ def decoder_options(args: argparse.Namespace) -> dict:
     # The same rule as the decoder's, checked here so that the error names the flag.
     if not (args.blank_penalty >= 0 and math.isfinite(args.blank_penalty)):
         raise ConfigError(f"--blank-penalty: must be a finite number >= 0, got {args.blank_penalty}")
+    if not 0 <= args.companion_weight < 1:
+        raise ConfigError(f"--companion-weight: must be >= 0 and < 1, got {args.companion_weight}")
+    if args.companion is not None and args.beam is None and args.lm is None:
+        raise ConfigError("--companion: needs beam-decoded finals (--beam or --lm)")
     return {"beam": args.beam, "lm_sentences": sentences, "alpha": args.lm_weight, "beta": args.word_bonus,
-            "order": args.lm_order, "blank_penalty": args.blank_penalty}
+            "order": args.lm_order, "blank_penalty": args.blank_penalty, "companion": args.companion,
+            "companion_weight": args.companion_weight}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -188,6 +199,7 @@ def _cmd_eval_asr(args: argparse.Namespace) -> int:
         "lm": str(args.lm) if lm else None, "lm_order": args.lm_order if lm else None,
         "lm_weight": decoding["alpha"] if lm else None, "word_bonus": decoding["beta"] if lm else None,
         "blank_penalty": decoding["blank_penalty"] if lm else None,
+        "companion": args.companion, "companion_weight": args.companion_weight if args.companion else None,
     }
     peer = all("pocketsphinx_wer" in r for r in result["voices"].values())
     print(f"| voice | utterances | WER | CER |{' pocketsphinx WER |' if peer else ''}")

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rnnstream.asr.beam import DEFAULT_BLANK_PENALTY, DEFAULT_LM_WEIGHT, DEFAULT_WORD_BONUS
+from rnnstream.asr.rescore import DEFAULT_COMPANION_WEIGHT
 from rnnstream.errors import ConfigError
 
 __all__ = [
@@ -140,7 +141,8 @@ class StateConfig(Frozen):
 class OperatorConfig(Frozen):
     type: Literal["forecast", "anomaly", "rnn", "asr"]
     name: str
-    model: str = Field(description="path to a .onnx/.json, or builtin:forecast / builtin:anomaly / builtin:asr")
+    model: str = Field(description="path to a .onnx/.json, or builtin:forecast / builtin:anomaly / builtin:asr "
+                       "/ builtin:asr-companion")
     provider: Literal["auto", "cpu", "cuda"] = "auto"
     intra_op_threads: int = Field(1, gt=0)
     inter_op_threads: int = Field(1, gt=0)
@@ -155,6 +157,10 @@ class OperatorConfig(Frozen):
     word_bonus: float = Field(DEFAULT_WORD_BONUS, description="score added per word, beta (asr with lm)")
     blank_penalty: float = Field(DEFAULT_BLANK_PENALTY, ge=0, allow_inf_nan=False,
                                  description="nats taken from the blank per frame (asr with lm)")
+    companion: str | None = Field(None, description="second ASR model that also decodes finals, e.g. "
+                                  "builtin:asr-companion (asr with beam or lm)")
+    companion_weight: float = Field(DEFAULT_COMPANION_WEIGHT, ge=0, lt=1,
+                                    description="the companion's share of the acoustic score (asr with companion)")
 
 
 class StdoutSinkConfig(Frozen):

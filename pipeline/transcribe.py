@@ -16,10 +16,12 @@ import numpy as np
 
 from rnnstream.asr.beam import (DEFAULT_BEAM, DEFAULT_BLANK_PENALTY, DEFAULT_LM_WEIGHT, DEFAULT_WORD_BONUS,
                                 BeamSearchDecoder)
-from rnnstream.asr.ctc import Vocab, log_softmax
+from rnnstream.asr.ctc import Vocab
 from rnnstream.asr.lm import Lexicon, NgramLM
+from rnnstream.asr.rescore import DEFAULT_COMPANION_WEIGHT
 from rnnstream.asr.text import normalize_text
 from rnnstream.asr.endpoint import EndpointConfig
+from rnnstream.errors import ConfigError
 from rnnstream.operators.asr import AsrOperator
 from rnnstream.records import DATA, END
 from rnnstream.scheduler import Scheduler
@@ -53,24 +55,34 @@ def build_rescorer(sentences: Iterable[str] | None, vocab: Vocab, *, beam: int =
 
 def asr_operator(session, *, name: str = "asr", chunk_ms: float = 100.0, endpoint: EndpointConfig | None = None,
                  beam: int | None = None, lm_sentences: Iterable[str] | None = None, alpha: float = DEFAULT_LM_WEIGHT,
-                 beta: float = DEFAULT_WORD_BONUS, order: int = 3,
-                 blank_penalty: float = DEFAULT_BLANK_PENALTY) -> AsrOperator:
-    """An ASR operator on ``session``; ``beam`` and/or ``lm_sentences`` turn on beam-decoded finals."""
+                 beta: float = DEFAULT_WORD_BONUS, order: int = 3, blank_penalty: float = DEFAULT_BLANK_PENALTY,
+                 companion=None, companion_weight: float = DEFAULT_COMPANION_WEIGHT) -> AsrOperator:
+    """An ASR operator on ``session``; ``beam`` and/or ``lm_sentences`` turn on beam-decoded finals.
+
+    ``companion`` (a second ASR session) also decodes each final; the pooled n-best is
+    rescored with both models (:mod:`rnnstream.asr.rescore`).
+    """
     op = AsrOperator(session, name=name, chunk_ms=chunk_ms, endpoint=endpoint)
     if beam is None and lm_sentences is None:
+        if companion is not None:
+            raise ConfigError("companion: needs beam-decoded finals (set beam or lm)")
         return op
     dec = build_rescorer(lm_sentences, op.vocab, beam=beam or DEFAULT_BEAM, order=order, alpha=alpha, beta=beta,
                          blank_penalty=blank_penalty, frame_shift=op.shift)
-    return AsrOperator(session, name=name, chunk_ms=chunk_ms, endpoint=endpoint, rescore=dec)
+    return AsrOperator(session, name=name, chunk_ms=chunk_ms, endpoint=endpoint, rescore=dec, companion=companion,
+                       companion_weight=companion_weight)
 
 
 def load_asr(model: str | Path = DEFAULT_ASR_MODEL, *, provider: str = "auto", chunk_ms: float = 100.0,
-             endpoint: EndpointConfig | None = None, **decoding) -> AsrOperator:
-    """The ASR operator for ``model``; ``decoding`` is passed to :func:`asr_operator`."""
+             endpoint: EndpointConfig | None = None, companion: str | Path | None = None,
+             **decoding) -> AsrOperator:
+    """The ASR operator for ``model`` (and ``companion``, e.g. ``builtin:asr-companion``);
+    ``decoding`` is passed to :func:`asr_operator`."""
     from rnnstream.build import resolve_model
 
     session = load_session(resolve_model(str(model)), provider=provider)
-    return asr_operator(session, chunk_ms=chunk_ms, endpoint=endpoint, **decoding)
+    second = None if companion is None else load_session(resolve_model(str(companion)), provider=provider)
+    return asr_operator(session, chunk_ms=chunk_ms, endpoint=endpoint, companion=second, **decoding)
 
 
 class Transcriber:
@@ -126,16 +138,6 @@ class Transcriber:
                 yield ev
 
     def whole_text(self, signal: np.ndarray) -> str:
-        """Decode the whole signal in one session call (no endpointing): greedy, or the
-        operator's beam when it rescores finals."""
-        op = self.op
-        x = op.frontend.whole(self._padded(signal))[None]
-        out, _ = op.session.run(x, op.session.zero_state(1))
-        logp = log_softmax(out["y"][0].astype(np.float64))
-        if op.rescore is not None:
-            # The same float16 posteriors the streaming operator keeps, so both decode alike.
-            logp = logp.astype(np.float16).astype(np.float64)
-            return op.rescore.decode(logp).text
-        best = logp.argmax(-1)
-        text = "".join(op.vocab.symbols[i] for i in op.vocab.collapse(best).tolist())
-        return " ".join(text.split())
+        """Decode the whole signal in one call per model (no endpointing): greedy, or the
+        operator's decoding of finals when it has one."""
+        return self.op.whole_text(self._padded(signal))

@@ -50,3 +50,16 @@ def asr_model(model_factory):
     _, path = model_factory(cell="gru", layers=2, input_size=160, hidden=32, output_size=len(DEFAULT_VOCAB),
                             task="asr", features=feats, seed=3)
     return path
+
+
+@pytest.fixture(scope="session")
+def asr_companion_model(model_factory):
+    """A second small ASR model (other size and weights): a companion for finals."""
+    from rnnstream.asr.ctc import DEFAULT_VOCAB
+    from rnnstream.operators.asr_frontend import FRONTEND_DEFAULTS
+
+    feats = {**FRONTEND_DEFAULTS, "vocab": list(DEFAULT_VOCAB.symbols), "blank": 0, "frame_shift": 0.02,
+             "mean": [0.5] * 80, "std": [2.0] * 80}
+    _, path = model_factory(cell="lstm", layers=1, input_size=160, hidden=24, output_size=len(DEFAULT_VOCAB),
+                            task="asr", features=feats, seed=11)
+    return path

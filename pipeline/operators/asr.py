@@ -13,17 +13,19 @@ from __future__ import annotations
 import numpy as np
 
 from rnnstream.asr.beam import BeamSearchDecoder
-from rnnstream.asr.ctc import Vocab, greedy_step_batch, log_softmax, words_from_tokens
+from rnnstream.asr.ctc import Hypothesis, Vocab, greedy_step_batch, log_softmax, words_from_tokens
 from rnnstream.asr.endpoint import EndpointConfig, EndpointState, endpoint_step
-from rnnstream.errors import ModelError
+from rnnstream.asr.rescore import DEFAULT_COMPANION_WEIGHT, NbestRescorer
+from rnnstream.errors import ConfigError, ModelError
 from rnnstream.operators.asr_frontend import AsrFrontend
 from rnnstream.operators.base import Operator
 from rnnstream.session import Session
 from rnnstream.state import ExtraSpec, State, StateSpec
 
-__all__ = ["AsrOperator", "MAX_TOKENS"]
+__all__ = ["AsrOperator", "MAX_TOKENS", "COMPANION_PREFIX"]
 
 MAX_TOKENS = 400  # labels kept per utterance; 20 s at a fast 15 characters/s is 300
+COMPANION_PREFIX = "companion."  # the companion model's state tensors, as named in the slab store
 
 
 class AsrOperator(Operator):
@@ -35,6 +37,8 @@ class AsrOperator(Operator):
         chunk_ms: float = 100.0,
         endpoint: EndpointConfig | None = None,
         rescore: BeamSearchDecoder | None = None,
+        companion: Session | None = None,
+        companion_weight: float = DEFAULT_COMPANION_WEIGHT,
     ) -> None:
         f = session.manifest.features
         if session.manifest.task != "asr" or "vocab" not in f:
@@ -54,6 +58,10 @@ class AsrOperator(Operator):
         # Room for the longest utterance the endpointer allows, plus the chunk it closes in.
         self.max_frames = self.endpoint.frames(self.endpoint.max_utterance) + self.chunk // self.frontend.step_samples + 2
         post = (ExtraSpec("post", (self.max_frames, len(self.vocab)), "float16"),) if rescore is not None else ()
+        self.companion = companion
+        self.finals: NbestRescorer | None = None
+        if companion is not None:
+            post += self._add_companion(companion, companion_weight)
         self._symbols = np.array(self.vocab.symbols, dtype=object)
         self._symbols[self.vocab.blank] = ""
         self.spec = StateSpec(
@@ -73,15 +81,41 @@ class AsrOperator(Operator):
             + post,
         )
 
+    def _add_companion(self, companion: Session, weight: float) -> tuple[ExtraSpec, ...]:
+        """Check a second acoustic model for finals; its state and posteriors are extras."""
+        f = companion.manifest.features
+        if companion.manifest.task != "asr" or list(f.get("vocab", ())) != list(self.vocab.symbols) \
+                or int(f.get("blank", 0)) != self.vocab.blank:
+            raise ModelError(f"companion: model {companion.manifest.name} is not an ASR model with the same labels")
+        self.companion_frontend = AsrFrontend(f)
+        if not self.frontend.same_frames(self.companion_frontend):
+            raise ModelError(f"companion: model {companion.manifest.name} cuts other log-mel frames or steps")
+        if self.rescore is None:
+            raise ConfigError("companion: needs beam-decoded finals (set beam or lm)")
+        if not (0 <= weight < 1):
+            raise ConfigError(f"companion_weight: must be >= 0 and < 1, got {weight}")
+        self.finals = NbestRescorer(self.rescore, (1.0 - weight, weight))
+        tensors = tuple(ExtraSpec(COMPANION_PREFIX + t.name, t.per_key_shape, t.dtype)
+                        for t in companion.state_spec.tensors)
+        return tensors + (ExtraSpec("companion_post", (self.max_frames, len(self.vocab)), "float16"),)
+
     # -- one chunk for B streams ------------------------------------------------------------
     def step_many(self, values: np.ndarray, state: State) -> tuple[dict[str, np.ndarray], State]:
-        feats, left, nleft = self.frontend.push(values, state["fe_left"], state["fe_nleft"])
-        out, new = self.session.run(feats, state)
+        raw, left, nleft = self.frontend.push_logmel(values, state["fe_left"], state["fe_nleft"])
+        out, new = self.session.run(self.frontend.model_input(raw), state)
         logp = log_softmax(out["y"].astype(np.float64))
         new.update(fe_left=left, fe_nleft=nleft)
-        return self._decode(logp, state, new)
+        companion_logp = None if self.companion is None else self._run_companion(raw, state, new)
+        return self._decode(logp, state, new, companion_logp)
 
-    def _decode(self, logp: np.ndarray, state: State, new: State) -> tuple[dict, State]:
+    def _run_companion(self, raw: np.ndarray, state: State, new: State) -> np.ndarray:
+        own = {t.name: state[COMPANION_PREFIX + t.name] for t in self.companion.state_spec.tensors}
+        out, own_new = self.companion.run(self.companion_frontend.model_input(raw), own)
+        new.update({COMPANION_PREFIX + k: v for k, v in own_new.items()})
+        return log_softmax(out["y"].astype(np.float64))
+
+    def _decode(self, logp: np.ndarray, state: State, new: State,
+                companion_logp: np.ndarray | None = None) -> tuple[dict, State]:
         b, t, _ = logp.shape
         best, emit, prev = greedy_step_batch(logp, state["dec_prev"], blank=self.vocab.blank)
         frame0 = state["dec_frame"]
@@ -101,8 +135,10 @@ class AsrOperator(Operator):
 
         outputs = self._render(tok, tok_frame, n_tok, state["utt_start"], fired, ep_frame, frame0 + t)
         if self.rescore is not None:
-            post = self._keep_posteriors(logp, state, new)
-            self._rescore_finals(outputs, post, frame0 + t - state["utt_start"], state["utt_start"])
+            posts = [self._keep_posteriors(logp, state, new, "post")]
+            if companion_logp is not None:
+                posts.append(self._keep_posteriors(companion_logp, state, new, "companion_post"))
+            self._rescore_finals(outputs, posts, frame0 + t - state["utt_start"], state["utt_start"])
         # An endpoint closes the utterance; the next one starts after this chunk.
         n_tok = np.where(fired, 0, n_tok)
         utt_start = np.where(fired, frame0 + t, state["utt_start"])
@@ -111,22 +147,28 @@ class AsrOperator(Operator):
                    ep_trailing=ep_state.trailing)
         return outputs, new
 
-    def _keep_posteriors(self, logp: np.ndarray, state: State, new: State) -> np.ndarray:
+    def _keep_posteriors(self, logp: np.ndarray, state: State, new: State, name: str) -> np.ndarray:
         # The store's gather hands each call its own copy, so the largest array of the state
         # is written in place instead of being copied a third time per chunk.
-        post = state["post"]
+        post = state[name]
         b, t, _ = logp.shape
         pos = (state["dec_frame"] - state["utt_start"])[:, None] + np.arange(t)
         ok = pos < self.max_frames  # the max-utterance rule fires long before this
         rows = np.broadcast_to(np.arange(b)[:, None], pos.shape)
         post[rows[ok], pos[ok]] = logp[ok]
-        new["post"] = post
+        new[name] = post
         return post
 
-    def _rescore_finals(self, outputs: dict, post: np.ndarray, n_frames: np.ndarray, utt_start: np.ndarray) -> None:
+    def decode_final(self, posts: list[np.ndarray]) -> Hypothesis:
+        """One utterance's final from its kept posteriors (one ``[T, V]`` array per model)."""
+        posts = [p.astype(np.float64) for p in posts]
+        return self.rescore.decode(posts[0]) if self.finals is None else self.finals.decode(posts)
+
+    def _rescore_finals(self, outputs: dict, posts: list[np.ndarray], n_frames: np.ndarray,
+                        utt_start: np.ndarray) -> None:
         for i in np.flatnonzero(outputs["final"]).tolist():
             n = int(min(n_frames[i], self.max_frames))
-            hyp = self.rescore.decode(post[i, :n].astype(np.float64))
+            hyp = self.decode_final([p[i, :n] for p in posts])
             outputs["text"][i] = hyp.text
             outputs["words"][i] = self._word_dicts(hyp.tokens, hyp.frames + int(utt_start[i]))
 
@@ -161,5 +203,23 @@ class AsrOperator(Operator):
         end = state["dec_frame"]
         out = self._render(state["tok"], state["tok_frame"], n, state["utt_start"], n > 0, end - 1, end)
         if self.rescore is not None:
-            self._rescore_finals(out, state["post"], end - state["utt_start"], state["utt_start"])
+            posts = [state[k] for k in ("post", "companion_post") if k in state]
+            self._rescore_finals(out, posts, end - state["utt_start"], state["utt_start"])
         return out
+
+    def whole_text(self, signal: np.ndarray) -> str:
+        """Decode a whole signal in one call per model, without endpointing: the reference
+        that streamed finals must equal (greedy, or the finals' decoding)."""
+        raw = self.frontend.logmel(signal)
+        out, _ = self.session.run(self.frontend.model_input(raw)[None], self.session.zero_state(1))
+        logp = log_softmax(out["y"][0].astype(np.float64))
+        if self.rescore is None:
+            text = "".join(self.vocab.symbols[i] for i in self.vocab.collapse(logp.argmax(-1)).tolist())
+            return " ".join(text.split())
+        posts = [logp]
+        if self.companion is not None:
+            c = self.companion
+            out, _ = c.run(self.companion_frontend.model_input(raw)[None], c.zero_state(1))
+            posts.append(log_softmax(out["y"][0].astype(np.float64)))
+        # The same float16 posteriors the streaming operator keeps, so both decode alike.
+        return self.decode_final([p.astype(np.float16) for p in posts]).text

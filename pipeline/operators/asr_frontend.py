@@ -94,7 +94,16 @@ class AsrFrontend:
 
     def push(self, chunks: np.ndarray, left: np.ndarray, n_left: np.ndarray):
         """``chunks [B, N]`` (N a multiple of ``step_samples``) -> (``[B, N/step, dim]``, left, n_left)."""
+        feats, new_left, new_n = self.push_logmel(chunks, left, n_left)
+        return self.model_input(feats), new_left, new_n
+
+    def push_logmel(self, chunks: np.ndarray, left: np.ndarray, n_left: np.ndarray):
+        """As :meth:`push`, but the raw log-mel frames, for models that normalise them differently."""
         if chunks.shape[1] % self.step_samples:
             raise ConfigError(f"audio chunk of {chunks.shape[1]} samples is not a multiple of {self.step_samples}")
         feats, _, new_left, new_n = stream_frames_batch(self.mel, left, n_left, chunks)
-        return self.model_input(feats), new_left, new_n
+        return feats, new_left, new_n
+
+    def same_frames(self, other: "AsrFrontend") -> bool:
+        """Whether ``other`` cuts the same log-mel frames and steps (its normalisation may differ)."""
+        return self.mel.config == other.mel.config and self.stack == other.stack

@@ -16,8 +16,8 @@ from rnnstream.transcribe import Transcriber, asr_operator
 LM_TEXT = ["open the door", "close the window please", "the door is open"]
 
 
-@pytest.mark.parametrize("decoding", ["greedy", "lm"])
-def test_asr_pipeline_matches_the_transcriber_and_finalises_on_end(tmp_path, asr_model, decoding):
+@pytest.mark.parametrize("decoding", ["greedy", "lm", "companion"])
+def test_asr_pipeline_matches_the_transcriber_and_finalises_on_end(tmp_path, asr_model, asr_companion_model, decoding):
     rng = np.random.default_rng(5)
     streams = {f"mic-{k}": (0.3 * rng.standard_normal(1600 * 12)).astype(np.float32) for k in range(3)}
     lines = []
@@ -30,10 +30,13 @@ def test_asr_pipeline_matches_the_transcriber_and_finalises_on_end(tmp_path, asr
     out = tmp_path / "out.jsonl"
     op_cfg = {"type": "asr", "name": "asr", "model": str(asr_model), "provider": "cpu"}
     lm = {}
-    if decoding == "lm":
+    if decoding != "greedy":
         (tmp_path / "lm.txt").write_text("\n".join(LM_TEXT) + "\n")
         op_cfg |= {"beam": 4, "lm": str(tmp_path / "lm.txt")}
         lm = {"beam": 4, "lm_sentences": LM_TEXT}
+    if decoding == "companion":
+        op_cfg |= {"companion": str(asr_companion_model), "companion_weight": 0.4}
+        lm |= {"companion": load_session(asr_companion_model, provider="cpu"), "companion_weight": 0.4}
     cfg = parse_config({
         "sources": [{"type": "jsonl", "name": "a", "path": str(src), "max_record_bytes": 200000}],
         "operators": [op_cfg],
@@ -47,6 +50,7 @@ def test_asr_pipeline_matches_the_transcriber_and_finalises_on_end(tmp_path, asr
     finals = {r["key"]: r["asr"]["text"] for r in rows if r["asr"]["final"]}
     tr = Transcriber(asr_operator(load_session(asr_model, provider="cpu"), **lm))
     assert (p.schedulers["asr"].operator.rescore is None) == (decoding == "greedy")
+    assert (p.schedulers["asr"].operator.companion is None) == (decoding != "companion")
     for k, (key, x) in enumerate(streams.items()):
         want = [e["text"] for e in tr.stream(x, key=k) if e["type"] == "final"]
         assert [finals.get(key)] == want[-1:], key
@@ -70,3 +74,17 @@ def test_negative_blank_penalty_is_one_error_naming_the_field(asr_model):
             "operators": [{"type": "asr", "name": "asr", "model": str(asr_model), "blank_penalty": -1}],
             "metrics": {"enabled": False},
         })
+
+
+def test_companion_without_beam_is_one_error_naming_the_operator(asr_model, asr_companion_model):
+    cfg = parse_config({
+        "sources": [{"type": "stdin", "name": "in"}],
+        "operators": [{"type": "asr", "name": "asr", "model": str(asr_model), "companion": str(asr_companion_model)}],
+        "metrics": {"enabled": False},
+    })
+    with pytest.raises(ConfigError, match=r"operators\[asr\]\.companion: needs beam-decoded finals"):
+        build_pipeline(cfg)
+    with pytest.raises(ConfigError, match="companion_weight"):
+        parse_config({"sources": [{"type": "stdin", "name": "in"}], "operators": [
+            {"type": "asr", "name": "asr", "model": str(asr_model), "beam": 4, "companion": "x.onnx",
+             "companion_weight": 1.0}]})

@@ -70,7 +70,7 @@ def test_tuning_set_holds_no_reserved_voice_and_no_eval_sentence(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (tests/system-deps.sh installs it)")
-def test_eval_cli_filters_voices_and_decodes_with_an_lm(tmp_path, asr_model, monkeypatch):
+def test_eval_cli_filters_voices_and_decodes_with_an_lm(tmp_path, asr_model, asr_companion_model, monkeypatch):
     from rnnstream.asr import evalset
     from rnnstream.asr.voices import Voice
     from rnnstream.cli import main
@@ -87,8 +87,14 @@ def test_eval_cli_filters_voices_and_decodes_with_an_lm(tmp_path, asr_model, mon
     r = json.loads(out.read_text())
     assert r["utterances"] == 2 and set(r["voices"]) == {"espeak-ng:en+m6"}
     assert r["decoding"] == {"finals": "beam", "beam": DEFAULT_BEAM, "lm": str(lm), "lm_order": 3, "lm_weight": 0.3,
-                             "word_bonus": DEFAULT_WORD_BONUS, "blank_penalty": DEFAULT_BLANK_PENALTY}
+                             "word_bonus": DEFAULT_WORD_BONUS, "blank_penalty": DEFAULT_BLANK_PENALTY,
+                             "companion": None, "companion_weight": None}
     assert r["streamed_equals_whole"]
+    assert main(["eval", "asr", "--manifest", str(manifest), "--model", str(asr_model), "--no-peer", "--lm", str(lm),
+                 "--companion", str(asr_companion_model), "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["decoding"]["companion"] == str(asr_companion_model) and r["decoding"]["companion_weight"] == 0.3
+    assert r["streamed_equals_whole"] and r["utterances"] == 4
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (tests/system-deps.sh installs it)")
