@@ -6,20 +6,23 @@
 #                                    # (DIR/data/<category>/<file>.csv + DIR/combined_windows.json)
 #   models/reproduce.sh --asr        # the shipped speech model: six 3 h synthetic corpora, one train asr
 #                                    # run on a GPU (9 min on an H100; CORPUS_WORKERS=3 each), then eval asr
-#   models/reproduce.sh --asr-cpu    # the smaller CPU-only recipe (GRU 2x320): five corpora, a base run,
-#                                    # then four fine-tunes (about 5 h on 2 CPU cores), then eval asr
+#   models/reproduce.sh --asr-cpu    # the smaller CPU-only recipe (GRU 2x320, shipped as asr-companion.onnx):
+#                                    # five corpora, a base run, then four fine-tunes (about 5 h on 2 CPU
+#                                    # cores), then eval asr
 #
 # Training is deterministic for a given torch build and --threads: the same command writes the
 # same weights (the manifests record the command, the data generator and its seed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-eval_asr() {  # MODEL
+eval_asr() {  # MODEL MAIN COMPANION: MODEL greedy and with the LM, then the two-model finals of MAIN + COMPANION
     rnnstream corpus speech --split eval --sentences 320 --out build/asr/eval
     rnnstream corpus text --sentences 200000 --out build/asr/lm.txt
     rnnstream eval asr --manifest build/asr/eval/manifest.jsonl --model "$1" --json build/asr/eval.json
     rnnstream eval asr --manifest build/asr/eval/manifest.jsonl --model "$1" --lm build/asr/lm.txt \
         --peer-from build/asr/eval.json --json build/asr/eval-lm.json
+    rnnstream eval asr --manifest build/asr/eval/manifest.jsonl --model "$2" --lm build/asr/lm.txt \
+        --companion "$3" --peer-from build/asr/eval.json --json build/asr/eval-pair.json
 }
 
 if [[ "${1:-}" == "--asr" ]]; then
@@ -36,7 +39,7 @@ if [[ "${1:-}" == "--asr" ]]; then
     rnnstream train asr --corpus "${corpora[@]}" --out build/asr/asr.onnx --checkpoint-dir build/asr/gpu \
         --cell gru --layers 3 --hidden 384 --proj 256 --epochs 200 --batch-frames 32000 --lr 1.5e-3 \
         --max-minutes 9 --threads 3 --patience 6 --device cuda --warp 0.8 1.3 --seed 7
-    eval_asr build/asr/asr.onnx
+    eval_asr build/asr/asr.onnx build/asr/asr.onnx builtin:asr-companion
     exit 0
 fi
 
@@ -64,7 +67,7 @@ if [[ "${1:-}" == "--asr-cpu" ]]; then
         --out build/asr/ft3.onnx --checkpoint-dir build/asr/ft3 --epochs 60 --lr 5e-4 --max-minutes 50 --patience 4
     rnnstream train asr --corpus build/asr/train4 build/asr/train5 --init build/asr/ft3 --warp 0.8 1.3 \
         --out build/asr/asr-cpu.onnx --checkpoint-dir build/asr/ft4 --epochs 60 --lr 5e-4 --max-minutes 45 --patience 4
-    eval_asr build/asr/asr-cpu.onnx
+    eval_asr build/asr/asr-cpu.onnx builtin:asr build/asr/asr-cpu.onnx
     exit 0
 fi
 

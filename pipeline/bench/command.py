@@ -104,6 +104,8 @@ def _cmd_asr(args: argparse.Namespace) -> int:
     chunks = int(round(args.seconds * 1000 / args.chunk_ms))
     rows = run_asr_bench(op, audio, counts=counts, chunks=chunks)
     finals = "greedy" if op.rescore is None else f"beam {op.rescore.beam_size}" + (" + LM" if args.lm else "")
+    if op.companion is not None:
+        finals += f" + companion {op.companion.manifest.name} (weight {args.companion_weight:g})"
     print(f"rnnstream bench asr on {platform.machine()}, intra_op_threads=1, chunk {args.chunk_ms:g} ms, "
           f"{chunks} chunks per stream, finals: {finals}")
     print(format_asr_table(rows, args.chunk_ms))

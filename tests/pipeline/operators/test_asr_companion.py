@@ -34,13 +34,6 @@ def companion(asr_companion_model):
     return load_session(asr_companion_model, provider="cpu")
 
 
-def signal(seed: int, seconds: float) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(16000 * seconds)) / 16000
-    return (0.3 * np.sin(2 * np.pi * (150 + 400 * rng.random()) * t * (1 + t))
-            + 0.2 * rng.standard_normal(t.size) * (np.sin(5 * t) > 0)).astype(np.float32)
-
-
 def pair_op(main_session, companion, endpoint=NO_ENDPOINT, weight=0.3):
     return asr_operator(main_session, endpoint=endpoint, beam=4, lm_sentences=LM, blank_penalty=0.0,
                         companion=companion, companion_weight=weight)
@@ -55,7 +48,7 @@ def test_companion_state_and_posteriors_are_per_key_extras(main_session, compani
     assert {t.name for t in op.spec.tensors} == {t.name for t in main_session.state_spec.tensors}
 
 
-def test_streamed_finals_use_both_models(main_session, companion):
+def test_streamed_finals_use_both_models(signal, main_session, companion):
     # Without an LM and with the companion's weight high, its posteriors decide the text.
     def op(weight):
         return asr_operator(main_session, endpoint=NO_ENDPOINT, beam=4, companion=companion, companion_weight=weight)
@@ -75,7 +68,7 @@ def test_streamed_finals_use_both_models(main_session, companion):
 
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 10**6), seconds=st.floats(0.1, 2.5))
-def test_streamed_pair_finals_equal_whole_file(main_session, companion, seed, seconds):
+def test_streamed_pair_finals_equal_whole_file(signal, main_session, companion, seed, seconds):
     tr = Transcriber(pair_op(main_session, companion))
     x = signal(seed, seconds)
     finals = [e["text"] for e in tr.stream(x) if e["type"] == "final"]
@@ -84,23 +77,13 @@ def test_streamed_pair_finals_equal_whole_file(main_session, companion, seed, se
 
 @settings(max_examples=8, deadline=None)
 @given(seeds=st.lists(st.integers(0, 10**6), min_size=2, max_size=4))
-def test_pair_finals_batched_equal_one_at_a_time(main_session, companion, seeds):
+def test_pair_finals_batched_equal_one_at_a_time(signal, main_session, companion, interleave, seeds):
     signals = [signal(s, 0.8 + (s % 9) / 10) for s in seeds]
     alone = [[(e["type"], e["text"]) for e in Transcriber(pair_op(main_session, companion, SHORT)).stream(x)]
              for x in signals]
     tr = Transcriber(pair_op(main_session, companion, SHORT))
-    n = tr.chunk
-    got: dict[int, list] = {k: [] for k in range(len(signals))}
-    for c in range(max(-(-len(x) // n) for x in signals)):
-        keys = [k for k, x in enumerate(signals) if c * n < len(x)]
-        chunks = np.zeros((len(keys), n), np.float32)
-        for row, k in enumerate(keys):
-            seg = signals[k][c * n : (c + 1) * n]
-            chunks[row, : seg.size] = seg
-        ends = np.array([(c + 1) * n >= len(signals[k]) for k in keys])
-        for k, ev in tr.push(np.array(keys), chunks, end=ends):
-            got[k].append((ev["type"], ev["text"]))
-    assert [got[k] for k in range(len(signals))] == alone
+    got = [[(e["type"], e["text"]) for e in evs] for evs in interleave(tr, signals)]
+    assert got == alone
 
 
 def test_companion_mismatches_are_one_clear_error(main_session, companion, model_factory):

@@ -16,22 +16,13 @@ from rnnstream.transcribe import Transcriber
 NO_ENDPOINT = EndpointConfig(trailing_silence=1000, no_speech_timeout=1000, max_utterance=1000)
 
 
-def signal(seed: int, seconds: float) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    n = int(16000 * seconds)
-    t = np.arange(n) / 16000
-    # Tones with changing pitch and bursts of noise make the random model emit labels.
-    return (0.3 * np.sin(2 * np.pi * (200 + 300 * rng.random()) * t * (1 + t))
-            + 0.1 * rng.standard_normal(n) * (np.sin(3 * t) > 0)).astype(np.float32)
-
-
 @pytest.fixture(scope="module")
 def session(asr_model):
     return load_session(asr_model, provider="cpu")
 
 
 @given(seed=st.integers(0, 10**6), seconds=st.floats(0.05, 3.0))
-def test_streamed_transcript_equals_whole_file(session, seed, seconds):
+def test_streamed_transcript_equals_whole_file(signal, session, seed, seconds):
     tr = Transcriber(AsrOperator(session, endpoint=NO_ENDPOINT))
     x = signal(seed, seconds)
     events = list(tr.stream(x))
@@ -44,7 +35,7 @@ def test_streamed_transcript_equals_whole_file(session, seed, seconds):
 
 
 @given(seeds=st.lists(st.integers(0, 10**6), min_size=2, max_size=6))
-def test_many_streams_batched_equal_one_at_a_time(session, seeds):
+def test_many_streams_batched_equal_one_at_a_time(signal, session, seeds):
     signals = [signal(s, 1.0 + (s % 7) / 10) for s in seeds]
     alone = [[e["text"] for e in Transcriber(AsrOperator(session, endpoint=NO_ENDPOINT)).stream(x)] for x in signals]
     tr = Transcriber(AsrOperator(session, endpoint=NO_ENDPOINT))

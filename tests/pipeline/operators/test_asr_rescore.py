@@ -25,13 +25,6 @@ def session(asr_model):
     return load_session(asr_model, provider="cpu")
 
 
-def signal(seed: int, seconds: float) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(16000 * seconds)) / 16000
-    return (0.3 * np.sin(2 * np.pi * (200 + 300 * rng.random()) * t * (1 + t))
-            + 0.1 * rng.standard_normal(t.size) * (np.sin(3 * t) > 0)).astype(np.float32)
-
-
 def beam_op(session, endpoint=NO_ENDPOINT, sentences=None):
     base = AsrOperator(session, endpoint=endpoint)
     dec = build_rescorer(sentences, base.vocab, beam=4, frame_shift=base.shift)
@@ -40,7 +33,7 @@ def beam_op(session, endpoint=NO_ENDPOINT, sentences=None):
 
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10**6), seconds=st.floats(0.1, 2.5))
-def test_streamed_beam_finals_equal_whole_file_beam(session, seed, seconds):
+def test_streamed_beam_finals_equal_whole_file_beam(signal, session, seed, seconds):
     tr = Transcriber(beam_op(session))
     x = signal(seed, seconds)
     finals = [e["text"] for e in tr.stream(x) if e["type"] == "final"]
@@ -49,22 +42,12 @@ def test_streamed_beam_finals_equal_whole_file_beam(session, seed, seconds):
 
 @settings(max_examples=10, deadline=None)
 @given(seeds=st.lists(st.integers(0, 10**6), min_size=2, max_size=5))
-def test_beam_finals_batched_equal_one_at_a_time(session, seeds):
+def test_beam_finals_batched_equal_one_at_a_time(signal, session, interleave, seeds):
     signals = [signal(s, 0.8 + (s % 9) / 10) for s in seeds]
     alone = [[(e["type"], e["text"]) for e in Transcriber(beam_op(session, SHORT)).stream(x)] for x in signals]
     tr = Transcriber(beam_op(session, SHORT))
-    n = tr.chunk
-    got: dict[int, list] = {k: [] for k in range(len(signals))}
-    for c in range(max(-(-len(x) // n) for x in signals)):
-        keys = [k for k, x in enumerate(signals) if c * n < len(x)]
-        chunks = np.zeros((len(keys), n), np.float32)
-        for row, k in enumerate(keys):
-            seg = signals[k][c * n : (c + 1) * n]
-            chunks[row, : seg.size] = seg
-        ends = np.array([(c + 1) * n >= len(signals[k]) for k in keys])
-        for k, ev in tr.push(np.array(keys), chunks, end=ends):
-            got[k].append((ev["type"], ev["text"]))
-    assert [got[k] for k in range(len(signals))] == alone
+    got = [[(e["type"], e["text"]) for e in evs] for evs in interleave(tr, signals)]
+    assert got == alone
 
 
 def _posteriors(vocab, spelled: str, n: int, confusion: dict[str, str] | None = None) -> np.ndarray:
