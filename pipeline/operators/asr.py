@@ -99,6 +99,15 @@ class AsrOperator(Operator):
                         for t in companion.state_spec.tensors)
         return tensors + (ExtraSpec("companion_post", (self.max_frames, len(self.vocab)), "float16"),)
 
+    def describe(self) -> dict:
+        info = super().describe()
+        if self.companion is not None:
+            # Each key's state holds both models' recurrent states, so a snapshot is valid only
+            # for this pair: the identity names both (a change of either resets the state).
+            info["model"] += f"+{self.companion.manifest.name}"
+            info["sha256"] += f"+{self.companion.sha256}"
+        return info
+
     # -- one chunk for B streams ------------------------------------------------------------
     def step_many(self, values: np.ndarray, state: State) -> tuple[dict[str, np.ndarray], State]:
         raw, left, nleft = self.frontend.push_logmel(values, state["fe_left"], state["fe_nleft"])

@@ -88,3 +88,31 @@ def test_companion_without_beam_is_one_error_naming_the_operator(asr_model, asr_
         parse_config({"sources": [{"type": "stdin", "name": "in"}], "operators": [
             {"type": "asr", "name": "asr", "model": str(asr_model), "beam": 4, "companion": "x.onnx",
              "companion_weight": 1.0}]})
+
+
+def test_a_snapshot_is_only_restored_for_the_same_pair_of_models(tmp_path, asr_model, asr_companion_model):
+    rng = np.random.default_rng(9)
+    src = tmp_path / "audio.jsonl"
+    src.write_text("".join(json.dumps({"key": f"k{k}", "ts": c * 0.1, "value": (0.3 * rng.standard_normal(1600)).tolist()})
+                           + "\n" for c in range(4) for k in range(2)))
+    (tmp_path / "lm.txt").write_text("\n".join(LM_TEXT) + "\n")
+
+    def pipeline(companion):
+        op = {"type": "asr", "name": "asr", "model": str(asr_model), "provider": "cpu", "beam": 4,
+              "lm": str(tmp_path / "lm.txt")} | ({"companion": str(companion)} if companion else {})
+        return build_pipeline(parse_config({
+            "sources": [{"type": "jsonl", "name": "a", "path": str(src), "max_record_bytes": 200000}],
+            "operators": [op], "sinks": [{"type": "jsonl", "name": "out", "path": str(tmp_path / "o.jsonl")}],
+            "metrics": {"enabled": False}, "checkpoint": {"path": str(tmp_path / "state.ckpt")},
+        }))
+
+    p = pipeline(asr_companion_model)
+    assert "+" in p.schedulers["asr"].operator.describe()["sha256"]
+    p.run()
+    p.close()
+    for companion, outcome, live in ((asr_companion_model, "restored", 2), (asr_model, "model_changed", 0),
+                                     (None, "model_changed", 0)):
+        q = pipeline(companion)
+        assert q.restore() == {"asr": outcome}
+        assert q.schedulers["asr"].store.live_keys == live
+        q.close()
