@@ -138,6 +138,6 @@ class Transcriber:
                 yield ev
 
     def whole_text(self, signal: np.ndarray) -> str:
-        """Decode the whole signal in one call per model (no endpointing): greedy, or the
-        operator's decoding of finals when it has one."""
+        """The finals of the whole signal from one model call per model (see
+        :meth:`AsrOperator.whole_text`), joined: what streaming it must give."""
         return self.op.whole_text(self._padded(signal))

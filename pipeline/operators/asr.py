@@ -6,6 +6,11 @@ label, the current utterance's labels with their frame numbers, and the endpoint
 counters, so many streams share one ONNX Runtime call per chunk. Outputs per chunk:
 ``text`` (the utterance so far), ``final`` (an endpoint closed it), ``start``/``end``
 (seconds from the stream's start) and ``words`` (with times, on finals).
+
+With ``rescore`` (a beam decoder) each key also keeps its open utterance's posteriors, and
+finals are beam-decoded. A ``companion`` session is a second acoustic model on the same
+frames: its recurrent state and posteriors are more per-key extras, and finals pool both
+models' n-best lists (:mod:`rnnstream.asr.rescore`).
 """
 
 from __future__ import annotations
@@ -217,18 +222,25 @@ class AsrOperator(Operator):
         return out
 
     def whole_text(self, signal: np.ndarray) -> str:
-        """Decode a whole signal in one call per model, without endpointing: the reference
-        that streamed finals must equal (greedy, or the finals' decoding)."""
+        """The reference that streamed finals must equal: one model call per model over the
+        whole signal (a whole number of chunks), then the same decoder and endpointer as in
+        streaming, fed those posteriors a chunk's worth at a time, so that every final covers
+        the frames it covers when streamed."""
         raw = self.frontend.logmel(signal)
         out, _ = self.session.run(self.frontend.model_input(raw)[None], self.session.zero_state(1))
-        logp = log_softmax(out["y"][0].astype(np.float64))
-        if self.rescore is None:
-            text = "".join(self.vocab.symbols[i] for i in self.vocab.collapse(logp.argmax(-1)).tolist())
-            return " ".join(text.split())
-        posts = [logp]
+        logp = log_softmax(out["y"].astype(np.float64))
+        other = None
         if self.companion is not None:
             c = self.companion
             out, _ = c.run(self.companion_frontend.model_input(raw)[None], c.zero_state(1))
-            posts.append(log_softmax(out["y"][0].astype(np.float64)))
-        # The same float16 posteriors the streaming operator keeps, so both decode alike.
-        return self.decode_final([p.astype(np.float16) for p in posts]).text
+            other = log_softmax(out["y"].astype(np.float64))
+        step = self.chunk // self.frontend.step_samples
+        state, texts = self.init_state(1), []
+        for f in range(0, logp.shape[1], step):
+            part = None if other is None else other[:, f : f + step]
+            outputs, new = self._decode(logp[:, f : f + step], state, {}, part)
+            state = {**state, **new}
+            texts += [outputs["text"][0]] if outputs["final"][0] else []
+        last = self.finish(state)
+        texts += [last["text"][0]] if last["final"][0] else []
+        return " ".join(t for t in texts if t)
