@@ -21,7 +21,6 @@ from rnnstream.asr.lm import Lexicon, NgramLM
 from rnnstream.asr.rescore import DEFAULT_COMPANION_WEIGHT
 from rnnstream.asr.text import normalize_text
 from rnnstream.asr.endpoint import EndpointConfig
-from rnnstream.errors import ConfigError
 from rnnstream.operators.asr import AsrOperator
 from rnnstream.records import DATA, END
 from rnnstream.scheduler import Scheduler
@@ -63,12 +62,12 @@ def asr_operator(session, *, name: str = "asr", chunk_ms: float = 100.0, endpoin
     rescored with both models (:mod:`rnnstream.asr.rescore`).
     """
     op = AsrOperator(session, name=name, chunk_ms=chunk_ms, endpoint=endpoint)
-    if beam is None and lm_sentences is None:
-        if companion is not None:
-            raise ConfigError("companion: needs beam-decoded finals (set beam or lm)")
+    if beam is None and lm_sentences is None and companion is None:
         return op
-    dec = build_rescorer(lm_sentences, op.vocab, beam=beam or DEFAULT_BEAM, order=order, alpha=alpha, beta=beta,
-                         blank_penalty=blank_penalty, frame_shift=op.shift)
+    dec = None
+    if beam is not None or lm_sentences is not None:  # else the operator rejects the companion
+        dec = build_rescorer(lm_sentences, op.vocab, beam=beam or DEFAULT_BEAM, order=order, alpha=alpha,
+                             beta=beta, blank_penalty=blank_penalty, frame_shift=op.shift)
     return AsrOperator(session, name=name, chunk_ms=chunk_ms, endpoint=endpoint, rescore=dec, companion=companion,
                        companion_weight=companion_weight)
 
