@@ -70,6 +70,8 @@ def ctc_log_likelihood(logp: np.ndarray, label_seqs: Sequence[Sequence[int]], bl
     sequence's own leading or trailing ``edge`` labels count as those).
     """
     t_len = logp.shape[0]
+    if t_len == 0:  # only the empty text has no frames
+        return np.array([0.0 if len(s) == 0 else _NEG for s in label_seqs])
     parts = [_extended(s, blank, edge) for s in label_seqs]
     h, width = len(parts), max(p[0].size for p in parts)
     ext = np.full((h, width), blank, np.int64)
@@ -83,8 +85,6 @@ def ctc_log_likelihood(logp: np.ndarray, label_seqs: Sequence[Sequence[int]], bl
     # A label may be reached from two back (skipping a blank) unless it repeats that label.
     skip = np.zeros((h, width), bool)
     skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
-    if t_len == 0:
-        return np.array([0.0 if len(s) == 0 else _NEG for s in label_seqs])
     alpha = np.where(start & valid, logp[0][ext], _NEG)
     one = np.full((h, width), _NEG)
     two = np.full((h, width), _NEG)
