@@ -1,9 +1,9 @@
 """The one Source and the one Sink protocol every connector implements.
 
-A source hands out columnar :class:`~rnnstream.records.RecordBatch` micro-batches, with
+A source hands out columnar :class:`~rnnstream.engine.records.RecordBatch` micro-batches, with
 bad records already split off as dead records. Its ``position()`` describes everything
 handed out so far, so a checkpoint that stores it next to the state can resume exactly.
-A sink receives :class:`~rnnstream.records.OutputBatch` objects and must have made them
+A sink receives :class:`~rnnstream.engine.records.OutputBatch` objects and must have made them
 durable (or handed them to its client with delivery guaranteed) when ``flush()`` returns.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from rnnstream.records import DeadRecord, OutputBatch, RecordBatch
+from rnnstream.engine.records import DeadRecord, OutputBatch, RecordBatch
 
 __all__ = ["Source", "Sink", "DeadLetterSink"]
 

@@ -5,7 +5,7 @@ nothing raises. A JSON record is an object with a key, an optional timestamp, an
 one numeric field per value or one field holding a list. ``{"key": "k", "control": "end"}``
 ends a key's stream and ``"reset"`` restarts it.
 
->>> from rnnstream.keys import KeyTable
+>>> from rnnstream.engine.keys import KeyTable
 >>> d = RecordDecoder("src", KeyTable(), width=1)
 >>> b = d.decode_json([b'{"key": "a", "ts": 1, "value": 2.5}', b'{"key": "a", "value": "x"}'])
 >>> b.values.tolist(), [r.reason for r in b.dead]
@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from rnnstream.keys import KeyTable
-from rnnstream.records import DATA, END, RESET, DeadRecord, RecordBatch
+from rnnstream.engine.keys import KeyTable
+from rnnstream.engine.records import DATA, END, RESET, DeadRecord, RecordBatch
 
 __all__ = ["RecordDecoder", "REASONS", "RecordRejected", "CONTROLS", "parse_ts", "parse_number", "record_values"]
 

@@ -18,8 +18,8 @@ import numpy as np
 from rnnstream.config import FileSourceConfig
 from rnnstream.connectors.decode import RecordDecoder
 from rnnstream.errors import ConnectorError
-from rnnstream.keys import KeyTable
-from rnnstream.records import RecordBatch
+from rnnstream.engine.keys import KeyTable
+from rnnstream.engine.records import RecordBatch
 
 __all__ = ["FileSource"]
 

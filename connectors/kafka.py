@@ -2,7 +2,7 @@
 
 The source is a consumer-group member. Every key belongs to the partition its events came
 from; at each commit the state of every partition that moved goes to the compacted
-changelog topic (see :mod:`rnnstream.changelog`) and only then are the group offsets
+changelog topic (see :mod:`rnnstream.runtime.changelog`) and only then are the group offsets
 committed. On assignment a partition is paused, its state restored from the changelog, and
 it resumes at the offset the changelog names; on revoke its pending events are processed,
 its state written, and it is dropped locally. Past ``max_in_flight`` uncommitted records the
@@ -19,15 +19,15 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from rnnstream.changelog import PartitionedState
+from rnnstream.runtime.changelog import PartitionedState
 from rnnstream.config import DeadLetterConfig, KafkaSinkConfig, KafkaSourceConfig
 from rnnstream.connectors.kafka_client import TP, Backend, load_backend
 from rnnstream.connectors.kafka_wire import WireDecoder, dead_headers, encode_rows
 from rnnstream.errors import ConfigError, ConnectorError
-from rnnstream.keys import KeyTable
+from rnnstream.engine.keys import KeyTable
 from rnnstream.logs import RateLimitedLogger
 from rnnstream.metrics import get_metrics
-from rnnstream.records import DeadRecord, OutputBatch, RecordBatch
+from rnnstream.engine.records import DeadRecord, OutputBatch, RecordBatch
 
 __all__ = [
     "KafkaSource", "KafkaSink", "KafkaDeadLetters", "KafkaChangelog",
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 
 class KafkaChangelog:
-    """:class:`~rnnstream.changelog.ChangelogLog` over one (compacted) topic."""
+    """:class:`~rnnstream.runtime.changelog.ChangelogLog` over one (compacted) topic."""
 
     def __init__(self, backend: Backend, servers: list[str], client: dict[str, Any], topic: str,
                  *, timeout_s: float = 60.0) -> None:

@@ -24,7 +24,7 @@ Output messages are JSON rows keyed by the stream id, with headers ``content-typ
 Dead letters keep the original key and payload and add ``rnnstream-dead-reason`` and
 ``rnnstream-dead-detail``.
 
->>> from rnnstream.keys import KeyTable
+>>> from rnnstream.engine.keys import KeyTable
 >>> d = WireDecoder("k", KeyTable(), width=1)
 >>> m = WireMessages()
 >>> m.add("in", 0, 7, b"s1", b'{"ts": 1, "value": 2.5}', [("seq", b"3")], 0)
@@ -44,8 +44,8 @@ from typing import Any
 import numpy as np
 
 from rnnstream.connectors.decode import CONTROLS, RecordRejected, parse_ts, record_values
-from rnnstream.keys import KeyTable
-from rnnstream.records import DATA, DeadRecord, OutputBatch, RecordBatch
+from rnnstream.engine.keys import KeyTable
+from rnnstream.engine.records import DATA, DeadRecord, OutputBatch, RecordBatch
 
 __all__ = [
     "WireMessages",

@@ -29,8 +29,8 @@ from prometheus_client import CollectorRegistry
 from rnnstream.config import MqttSinkConfig, MqttSourceConfig
 from rnnstream.connectors.kafka_wire import WireDecoder, WireMessages
 from rnnstream.errors import ConnectorError
-from rnnstream.keys import KeyTable
-from rnnstream.records import OutputBatch, RecordBatch
+from rnnstream.engine.keys import KeyTable
+from rnnstream.engine.records import OutputBatch, RecordBatch
 
 __all__ = ["MqttSource", "MqttSink", "make_source", "make_sink", "topic_key"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnstream.errors import ConnectorError
-from rnnstream.records import OutputBatch
+from rnnstream.engine.records import OutputBatch
 
 __all__ = ["PlotSink"]
 

@@ -19,8 +19,8 @@ from typing import IO, Any
 from rnnstream.config import StdinSourceConfig
 from rnnstream.connectors.decode import RecordDecoder
 from rnnstream.errors import ConnectorError
-from rnnstream.keys import KeyTable
-from rnnstream.records import DeadRecord, OutputBatch, RecordBatch
+from rnnstream.engine.keys import KeyTable
+from rnnstream.engine.records import DeadRecord, OutputBatch, RecordBatch
 
 __all__ = ["StdinSource", "StdoutSink", "JsonlSink", "JsonlDeadLetters", "dead_to_json"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnstream.asr.corpus import MANIFEST_NAME, read_manifest
+from rnnstream.models.corpus.build import MANIFEST_NAME, read_manifest
 from rnnstream.asr.ctc import DEFAULT_VOCAB
 from rnnstream.asr.wav import load_mono_16k
 from rnnstream.errors import ConfigError

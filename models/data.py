@@ -4,7 +4,7 @@ A sensor file is CSV or JSONL with a time column, an optional key column and one
 value columns; a directory is every such file under it (a file without a key column is one
 key, named by its relative path, which is how NAB-style corpora are laid out). Each key's
 series is normalised with the runtime's own online statistics
-(:func:`rnnstream.features.normalize_sequence`), so the network trains on exactly the
+(:func:`rnnstream.engine.features.normalize_sequence`), so the network trains on exactly the
 inputs it will see in production, and its targets are the future values in the units of
 the statistics the operator will use to map them back.
 
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rnnstream.errors import ConfigError
-from rnnstream.features import normalize_sequence
+from rnnstream.engine.features import normalize_sequence
 
 if TYPE_CHECKING:
     from rnnstream.models.train_config import TrainConfig
@@ -317,7 +317,7 @@ def _load(cfg: TrainConfig) -> tuple[list[Series], dict[str, Any]]:
             anomaly_rate=spec.anomaly_rate, recipe=spec.recipe,
         )
         desc = {"source": "synthetic", "generator": "rnnstream.models.synthdata.synthetic_series "
-                "(families over rnnstream.synthetic.generate_series)", **spec.model_dump(mode="json")}
+                "(families over rnnstream.models.synthetic.generate_series)", **spec.model_dump(mode="json")}
     desc.update(keys=len(series), rows=int(sum(s.values.shape[0] for s in series)))
     return series, desc
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from rnnstream.errors import ModelError
-from rnnstream.manifest import IOSpec, Manifest, StateIOSpec, file_sha256, manifest_path_for
+from rnnstream.engine.manifest import IOSpec, Manifest, StateIOSpec, file_sha256, manifest_path_for
 from rnnstream.models.network import RNNConfig, StreamingRNN
 
 __all__ = ["export_model", "check_streaming_parity", "state_io_names", "OPSET"]
@@ -110,7 +110,7 @@ def check_streaming_parity(
     Raises :class:`ModelError` when the error exceeds ``tol``; exporters call this before
     shipping a model.
     """
-    from rnnstream.session import load_session
+    from rnnstream.engine.session import load_session
 
     sess = load_session(onnx_path, provider="cpu")
     gen = torch.Generator().manual_seed(seed)

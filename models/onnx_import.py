@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from rnnstream.errors import ModelError
-from rnnstream.manifest import Manifest, load_manifest
+from rnnstream.engine.manifest import Manifest, load_manifest
 from rnnstream.models.export import check_streaming_parity
 from rnnstream.models.network import RNNConfig, StreamingRNN
 

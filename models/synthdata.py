@@ -1,10 +1,10 @@
-"""Training corpora built from the project's synthetic generator (:mod:`rnnstream.synthetic`).
+"""Training corpora built from the project's synthetic generator (:mod:`rnnstream.models.synthetic`).
 
 ``basic`` is the generator as it is: level, trend, daily and weekly seasons, AR(1) noise and
 injected anomalies, every 5 minutes. ``mixed`` spreads the keys over several families so a
 model meets the shapes real sensors have and the generator alone lacks: hourly data,
 series without seasons, on/off square waves, bursty heavy-tailed load, integer counts and
-random-walk levels. Every family starts from :func:`rnnstream.synthetic.generate_series`
+random-walk levels. Every family starts from :func:`rnnstream.models.synthetic.generate_series`
 and is deterministic for (seed, key index); no real data set is involved.
 
 >>> s = synthetic_series(seed=1, keys=6, steps=500)
@@ -20,7 +20,7 @@ import numpy as np
 
 from rnnstream.errors import ConfigError
 from rnnstream.models.data import Series
-from rnnstream.synthetic import ANOMALY_KINDS, generate_series
+from rnnstream.models.synthetic import ANOMALY_KINDS, generate_series
 
 __all__ = ["FAMILIES", "synthetic_series", "synthetic_labelled"]
 

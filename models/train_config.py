@@ -32,7 +32,7 @@ class _Frozen(BaseModel):
 
 
 class SyntheticSpec(_Frozen):
-    """Training data from the project's generator (:mod:`rnnstream.synthetic`)."""
+    """Training data from the project's generator (:mod:`rnnstream.models.synthetic`)."""
 
     seed: int = 0
     keys: int = Field(48, ge=1)

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from rnnstream.errors import ConfigError
-from rnnstream.manifest import Manifest
+from rnnstream.engine.manifest import Manifest
 from rnnstream.models.checkpoint import load_checkpoint, save_checkpoint
 from rnnstream.models.data import PreparedData, prepare_data
 from rnnstream.models.export import check_streaming_parity, export_model

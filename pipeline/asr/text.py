@@ -25,12 +25,10 @@ import re
 import unicodedata
 from typing import Iterable
 
-from rnnstream.asr import words as _words
 from rnnstream.errors import RnnstreamError
 
 __all__ = [
     "ALLOWED_CHARS",
-    "vocabulary",
     "number_to_words",
     "ordinal_to_words",
     "year_to_words",
@@ -56,11 +54,6 @@ _ORDINAL_IRREGULAR = {
     "one": "first", "two": "second", "three": "third", "five": "fifth",
     "eight": "eighth", "nine": "ninth", "twelve": "twelfth",
 }
-
-
-def vocabulary() -> tuple[str, ...]:
-    """The built-in word list (>= 2000 words, sorted)."""
-    return _words.ALL_WORDS
 
 
 def _below_thousand(n: int) -> list[str]:

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from rnnstream.operators.asr import AsrOperator
-from rnnstream.transcribe import Transcriber
+from rnnstream.apps.transcribe import Transcriber
 
 __all__ = ["run_asr_bench", "format_asr_table"]
 

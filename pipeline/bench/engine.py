@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from rnnstream.operators.base import RnnOperator
-from rnnstream.scheduler import Scheduler
-from rnnstream.session import Session, load_session
+from rnnstream.engine.scheduler import Scheduler
+from rnnstream.engine.session import Session, load_session
 
 __all__ = ["BenchModel", "MODELS", "run_engine_bench", "format_table"]
 

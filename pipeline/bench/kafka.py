@@ -220,7 +220,7 @@ def _create_topics(bootstrap: str, partitions: int, names: dict[str, str]) -> No
 
 def _bench_client(bootstrap: str, client: str, *, keys: int, events: int, seconds: float, partitions: int,
                   model: str, batch_records: int) -> dict:
-    from rnnstream.build import build_pipeline
+    from rnnstream.runtime.build import build_pipeline
 
     tag = uuid.uuid4().hex[:6]
     topics = {"in": f"bench-in-{tag}", "out": f"bench-out-{tag}", "dead": f"bench-dead-{tag}"}
@@ -279,7 +279,7 @@ def _bench_client(bootstrap: str, client: str, *, keys: int, events: int, second
 def run_kafka_bench(*, bootstrap: str | None, clients: list[str], keys: int = 10000, events: int = 200000,
                     seconds: float = 15.0, partitions: int = 4, model: str = "builtin:forecast",
                     batch_records: int = 4096) -> list[dict]:
-    from rnnstream.build import resolve_model
+    from rnnstream.runtime.build import resolve_model
 
     model_path = str(resolve_model(model))
     tansu = None

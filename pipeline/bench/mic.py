@@ -37,7 +37,7 @@ SENTENCES = (
 
 def register_mic(bench_sub: argparse._SubParsersAction) -> None:
     """Adds ``mic`` to the ``bench`` command's subcommands."""
-    from rnnstream.commands_mic import add_mic_options
+    from rnnstream.cli.audio import add_mic_options
 
     m = bench_sub.add_parser(
         "mic",
@@ -67,8 +67,8 @@ def speech_program(utterances: int, gap_s: float, wav: str | None = None) -> np.
         from rnnstream.asr.wav import load_mono_16k
 
         return np.concatenate([gap[:8000], load_mono_16k(wav), gap])
-    from rnnstream.asr.synth import SynthParams, synthesize
-    from rnnstream.asr.voices import Voice
+    from rnnstream.models.corpus.synth import SynthParams, synthesize
+    from rnnstream.models.corpus.voices import Voice
 
     parts = [gap[:8000]]
     for i in range(utterances):
@@ -85,7 +85,7 @@ def _onsets(levels: np.ndarray, chunk_s: float, *, threshold_db: float = -45.0, 
 
 def run_mic_bench(source, transcriber, *, seconds: float, player=None) -> dict:
     """Listen for ``seconds`` of audio on a started ``source``; ``player()`` starts the playback."""
-    from rnnstream.mic_live import LiveTranscription
+    from rnnstream.apps.live import LiveTranscription
 
     live = LiveTranscription(source, transcriber)
     results = []
@@ -148,8 +148,8 @@ def format_mic_table(row: dict) -> str:
 def _cmd_mic(args: argparse.Namespace) -> int:
     from rnnstream.connectors.microphone import load_sounddevice
     from rnnstream.metrics import get_metrics
-    from rnnstream.mic_cli import open_source, warm_up
-    from rnnstream.transcribe import Transcriber, load_asr
+    from rnnstream.cli.mic import open_source, warm_up
+    from rnnstream.apps.transcribe import Transcriber, load_asr
 
     op = load_asr(args.model, provider=args.provider, chunk_ms=args.chunk_ms)
     warm_up(op)

@@ -1,7 +1,7 @@
 """Run the shipped anomaly operator over a NAB-layout corpus and score it by NAB's rules.
 
 Every file is one key. The files are streamed together through the runtime's own
-:class:`~rnnstream.scheduler.Scheduler` and :class:`~rnnstream.operators.anomaly.AnomalyOperator`,
+:class:`~rnnstream.engine.scheduler.Scheduler` and :class:`~rnnstream.operators.anomaly.AnomalyOperator`,
 row by row in time order within each key, so the scores are exactly what the daemon would
 emit: each one uses only the rows before it. Batching across files only changes how many
 keys share an ONNX Runtime call, never a result.
@@ -23,7 +23,7 @@ import numpy as np
 from rnnstream.errors import ConfigError
 from rnnstream.evaluation.nab import SeriesResult, score_corpus, to_datetime64
 from rnnstream.operators.anomaly import AnomalyOperator
-from rnnstream.scheduler import Scheduler
+from rnnstream.engine.scheduler import Scheduler
 
 __all__ = ["AnomalyEval", "stream_operator", "score_series", "windows_from_points", "parse_label_json",
            "NAB_WINDOW_FRACTION"]

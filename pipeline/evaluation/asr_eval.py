@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from rnnstream.asr.corpus import read_manifest
+from rnnstream.models.corpus.build import read_manifest
 from rnnstream.asr.endpoint import frame_energy_db
 from rnnstream.asr.text import normalize_text
 from rnnstream.asr.wav import load_mono_16k
-from rnnstream.transcribe import Transcriber
+from rnnstream.apps.transcribe import Transcriber
 
 __all__ = ["evaluate_asr", "edit_distance", "speech_bounds", "pocketsphinx_texts"]
 

@@ -17,8 +17,8 @@ import numpy as np
 
 from rnnstream.operators.base import Operator
 from rnnstream.operators.forecast import QuantileModel
-from rnnstream.session import Session
-from rnnstream.state import ExtraSpec, State, StateSpec
+from rnnstream.engine.session import Session
+from rnnstream.engine.state import ExtraSpec, State, StateSpec
 
 __all__ = ["AnomalyOperator", "gaussian_tail"]
 

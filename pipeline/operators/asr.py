@@ -24,8 +24,8 @@ from rnnstream.asr.rescore import DEFAULT_COMPANION_WEIGHT, NbestRescorer
 from rnnstream.errors import ConfigError, ModelError
 from rnnstream.operators.asr_frontend import AsrFrontend
 from rnnstream.operators.base import Operator
-from rnnstream.session import Session
-from rnnstream.state import ExtraSpec, State, StateSpec
+from rnnstream.engine.session import Session
+from rnnstream.engine.state import ExtraSpec, State, StateSpec
 
 __all__ = ["AsrOperator", "MAX_TOKENS", "COMPANION_PREFIX"]
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from rnnstream.asr.features import LogMel, LogMelConfig, stream_frames_batch
 from rnnstream.errors import ConfigError, ModelError
-from rnnstream.state import ExtraSpec
+from rnnstream.engine.state import ExtraSpec
 
 __all__ = ["AsrFrontend", "FRONTEND_DEFAULTS"]
 

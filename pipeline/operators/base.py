@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from rnnstream.session import Session
-from rnnstream.state import ExtraSpec, State, StateSpec
+from rnnstream.engine.session import Session
+from rnnstream.engine.state import ExtraSpec, State, StateSpec
 
 __all__ = ["Operator", "RnnOperator", "ExtraSpec", "StateSpec"]
 

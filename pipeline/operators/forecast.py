@@ -1,6 +1,6 @@
 """Forecasting: per-key online normalisation, then p10/p50/p90 for the next H steps.
 
-The model sees each key's values in that key's own z-units (see :mod:`rnnstream.features`)
+The model sees each key's values in that key's own z-units (see :mod:`rnnstream.engine.features`)
 and predicts quantiles in z-units; the operator maps them back with the key's statistics.
 Everything per key (recurrent state, count, mean, variance) is in the slab store.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from rnnstream.errors import ModelError
-from rnnstream.features import denormalize, norm_step
+from rnnstream.engine.features import denormalize, norm_step
 from rnnstream.operators.base import Operator
-from rnnstream.session import Session
-from rnnstream.state import ExtraSpec, State, StateSpec
+from rnnstream.engine.session import Session
+from rnnstream.engine.state import ExtraSpec, State, StateSpec
 
 __all__ = ["ForecastOperator", "QuantileModel"]
 

@@ -267,7 +267,7 @@ def kafka_config(bootstrap: str, *, topic: str, out: str, dead: str, group: str,
 
 def reference_run(tmp: Path, events: list[tuple[str, float, float]], model) -> tuple[dict, dict]:
     """An uninterrupted in-process run over a file: rows by (key, ts) and final state by key."""
-    from rnnstream.build import build_pipeline
+    from rnnstream.runtime.build import build_pipeline
     from rnnstream.config import parse_config
 
     src = tmp / f"ref-{uuid.uuid4().hex[:6]}.jsonl"
@@ -290,10 +290,10 @@ def reference_run(tmp: Path, events: list[tuple[str, float, float]], model) -> t
 
 def changelog_state(bootstrap: str, changelog: str, topic: str, partitions: int, op: str = "forecast") -> dict:
     """Per-key state of ``op`` as the changelog's newest markers hold it (what a restore would load)."""
-    from rnnstream.changelog import PartitionedState, SimpleHost
-    from rnnstream.checkpoint import decode_snapshot
+    from rnnstream.runtime.changelog import PartitionedState, SimpleHost
+    from rnnstream.runtime.checkpoint import decode_snapshot
     from rnnstream.connectors.kafka_kpy import KpyReader
-    from rnnstream.keys import KeyTable
+    from rnnstream.engine.keys import KeyTable
 
     reader = KpyReader([bootstrap], {})
 

@@ -13,7 +13,7 @@ import numpy as np
 from rnnstream.config import FileSourceConfig, StdinSourceConfig
 from rnnstream.connectors.files import FileSource
 from rnnstream.connectors.stdio import StdinSource
-from rnnstream.keys import KeyTable
+from rnnstream.engine.keys import KeyTable
 
 
 def write_jsonl(path, n, step=1.0):

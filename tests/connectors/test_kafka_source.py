@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
-from rnnstream.build import build_operator
+from rnnstream.runtime.build import build_operator
 from rnnstream.config import OperatorConfig, parse_config
 from rnnstream.connectors.kafka import KafkaSource
 from rnnstream.connectors.kafka_wire import WireMessages
 from rnnstream.connectors.stdio import JsonlDeadLetters
-from rnnstream.keys import KeyTable
-from rnnstream.runner import Pipeline
+from rnnstream.engine.keys import KeyTable
+from rnnstream.runtime.loop import Pipeline
 
 
 class Cluster:

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from rnnstream.connectors.kafka_wire import (
     AUDIO_F32, AUDIO_S16, WireDecoder, WireMessages, dead_headers, encode_rows,
 )
-from rnnstream.keys import KeyTable
-from rnnstream.records import END, RESET, OutputBatch
+from rnnstream.engine.keys import KeyTable
+from rnnstream.engine.records import END, RESET, OutputBatch
 
 
 def msgs(*items):

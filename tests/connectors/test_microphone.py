@@ -251,8 +251,8 @@ def speech(tmp_path_factory) -> tuple[Path, np.ndarray]:
     """espeak-ng speech as a 16 kHz 16-bit WAV, and its samples as read back."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
-    from rnnstream.asr.synth import SynthParams, synthesize
-    from rnnstream.asr.voices import Voice
+    from rnnstream.models.corpus.synth import SynthParams, synthesize
+    from rnnstream.models.corpus.voices import Voice
 
     path = tmp_path_factory.mktemp("speech") / "speech.wav"
     write_wav(path, synthesize(Voice("espeak-ng", "en-us"), "turn the kitchen lights on please", SynthParams()), 16000)
@@ -430,7 +430,7 @@ def test_mic_to_kafka_and_published_transcripts(virtual_mic, speech, asr_model, 
     from kafka.admin import KafkaAdminClient, NewTopic
 
     from rnnstream.connectors.kafka_wire import AUDIO_S16, WireDecoder, WireMessages
-    from rnnstream.keys import KeyTable
+    from rnnstream.engine.keys import KeyTable
 
     wav, x = speech
     audio, texts = f"audio-{os.getpid()}", f"transcripts-{os.getpid()}"

@@ -160,7 +160,7 @@ def serve_schema_families(stop: threading.Event):
     """A target exporting the audio and fault families, updated the way their producers would."""
     from prometheus_client import CollectorRegistry
 
-    from rnnstream.httpserver import MetricsServer
+    from rnnstream.runtime.httpserver import MetricsServer
     from rnnstream.metrics import get_metrics
 
     m = get_metrics(CollectorRegistry())
@@ -221,7 +221,7 @@ def test_core_workload(tools, tmp_path, small_models, start_prometheus):
 
 def check_snapshots(prom, port, job, tmp_path):
     """The snapshot command's two data paths agree with each other on the live daemon."""
-    from rnnstream.dashboard import evaluate_panels, fetch_prometheus, panels_with_data, render_snapshot, sample_metrics
+    from rnnstream.apps.dashboard.snapshot import evaluate_panels, fetch_prometheus, panels_with_data, render_snapshot, sample_metrics
 
     from_prom = fetch_prometheus(prom.url, window_s=30, rate_s=5, job=job)
     scrapes = sample_metrics(f"http://127.0.0.1:{port}/metrics", seconds=3, interval_s=0.5)
@@ -299,7 +299,7 @@ def test_kafka_workload(tools, tmp_path, small_models, start_prometheus, tansu):
         assert daemon.poll() is None, log.read_text()[-2000:]
         assert check_workloads(tools, prom, {"kafka": job}) >= 7
         check_rules_healthy_and_quiet(prom, job)
-        from rnnstream.dashboard import fetch_prometheus
+        from rnnstream.apps.dashboard.snapshot import fetch_prometheus
 
         lag = fetch_prometheus(prom.url, window_s=20, rate_s=5, job=job)["Consumer lag per partition"]
         assert sorted(legend for legend, _, _ in lag) == [f"{topic}/{p}" for p in range(3)]

@@ -8,7 +8,7 @@ import re
 import yaml
 from prometheus_client import CollectorRegistry
 
-from rnnstream.dashboard_grafana import DATASOURCE, grafana_json
+from rnnstream.apps.dashboard.grafana import DATASOURCE, grafana_json
 from rnnstream.metrics import get_metrics
 
 ROWS = ("Throughput", "Latency", "Batching efficiency", "State", "Kafka and commits", "Audio and ASR", "Anomalies")

@@ -11,7 +11,7 @@ import tomllib
 import pytest
 import yaml
 
-from rnnstream.cli import build_parser
+from rnnstream.cli.main import build_parser
 
 UNIT = "systemd/rnnstream.service"
 

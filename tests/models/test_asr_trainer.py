@@ -9,15 +9,15 @@ import pytest
 torch = pytest.importorskip("torch", reason="training needs the train extra")
 
 from rnnstream.models.asr_trainer import AsrTrainConfig, train_asr  # noqa: E402
-from rnnstream.session import load_session  # noqa: E402
+from rnnstream.engine.session import load_session  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     if shutil.which("espeak-ng") is None:
         pytest.skip("needs espeak-ng (tests/system-deps.sh installs it)")
-    from rnnstream.asr.corpus import build_corpus
-    from rnnstream.asr.voices import Voice
+    from rnnstream.models.corpus.build import build_corpus
+    from rnnstream.models.corpus.voices import Voice
 
     out = tmp_path_factory.mktemp("corpus")
     build_corpus(0.01, out, seed=3, workers=2, voices=[Voice("espeak-ng", "en-us"), Voice("espeak-ng", "en+m3")])

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from rnnstream.errors import ConfigError
-from rnnstream.features import denormalize, norm_step
+from rnnstream.engine.features import denormalize, norm_step
 from rnnstream.models.data import build_segments, load_series, make_targets, read_table
 from rnnstream.models.synthdata import FAMILIES, synthetic_series
 

@@ -10,8 +10,8 @@ import pytest
 torch = pytest.importorskip("torch", reason="export needs the train extra")
 
 from rnnstream.errors import ModelError  # noqa: E402
-from rnnstream.manifest import load_manifest  # noqa: E402
-from rnnstream.session import load_session  # noqa: E402
+from rnnstream.engine.manifest import load_manifest  # noqa: E402
+from rnnstream.engine.session import load_session  # noqa: E402
 
 CELLS = [(c, n) for c in ("rnn", "lstm", "gru") for n in (1, 2)]
 

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from rnnstream.build import BUILTIN_MODELS, resolve_model
-from rnnstream.session import load_session
+from rnnstream.runtime.build import BUILTIN_MODELS, resolve_model
+from rnnstream.engine.session import load_session
 
 
 @pytest.mark.parametrize("name", BUILTIN_MODELS)
@@ -22,10 +22,10 @@ def test_builtin_models_load_and_describe_themselves(name):
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (tests/system-deps.sh installs it)")
 @pytest.mark.parametrize("decoding", [{}, {"beam": 8, "companion": "builtin:asr-companion"}], ids=["greedy", "pair"])
 def test_shipped_asr_recognises_an_unseen_voice(decoding):
-    from rnnstream.asr.synth import SynthParams, synthesize
-    from rnnstream.asr.voices import Voice, is_reserved
+    from rnnstream.models.corpus.synth import SynthParams, synthesize
+    from rnnstream.models.corpus.voices import Voice, is_reserved
     from rnnstream.evaluation.asr_eval import edit_distance
-    from rnnstream.transcribe import Transcriber, load_asr
+    from rnnstream.apps.transcribe import Transcriber, load_asr
 
     voice = Voice("espeak-ng", "en-us+f4")  # an evaluation-only variant: never in training
     assert is_reserved(voice)

@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch", reason="the trainer needs the train extra (
 from hypothesis import given, strategies as st  # noqa: E402
 
 from rnnstream.errors import ConfigError  # noqa: E402
-from rnnstream.manifest import load_manifest  # noqa: E402
+from rnnstream.engine.manifest import load_manifest  # noqa: E402
 from rnnstream.models import trainer as trainer_mod  # noqa: E402
 from rnnstream.models.checkpoint import checkpoint_path  # noqa: E402
 from rnnstream.models.train_config import parse_train_config  # noqa: E402
@@ -91,7 +91,7 @@ def test_training_learns_exports_and_the_model_runs_in_the_runtime(tmp_path):
     assert manifest.training["data"]["source"] == "synthetic" and manifest.training["data"]["seed"] == 5
     assert manifest.training["best_step"] == res.best_step
     from rnnstream.operators.forecast import ForecastOperator
-    from rnnstream.session import load_session
+    from rnnstream.engine.session import load_session
 
     op = ForecastOperator(load_session(onnx_path, provider="cpu"))
     out, _ = op.step_many(np.full((2, 1), 3.0, np.float32), op.init_state(2))

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from rnnstream.build import build_pipeline
+from rnnstream.runtime.build import build_pipeline
 from rnnstream.config import parse_config
 from rnnstream.metrics import LATENCY_BUCKETS, get_metrics
 

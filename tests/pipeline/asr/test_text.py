@@ -14,10 +14,10 @@ from rnnstream.asr.text import (
     ordinal_to_words,
     split_texts,
     text_bucket,
-    vocabulary,
     year_to_words,
 )
 from rnnstream.errors import RnnstreamError
+from rnnstream.models.corpus.words import ALL_WORDS
 
 
 @pytest.mark.parametrize(
@@ -85,14 +85,14 @@ def test_normalized_text_fits_the_ctc_alphabet_and_is_a_fixed_point(raw: str) ->
 @settings(max_examples=100, deadline=None)
 @given(st.integers(-(10**12), 10**12))
 def test_spoken_numbers_use_vocabulary_words(n: int) -> None:
-    vocab = set(vocabulary())
+    vocab = set(ALL_WORDS)
     assert set(number_to_words(n).split()) <= vocab
     if n > 0:
         assert set(ordinal_to_words(n).split()) <= vocab
 
 
 def test_vocabulary_is_large_and_clean() -> None:
-    v = vocabulary()
+    v = ALL_WORDS
     assert len(v) >= 2000 and len(set(v)) == len(v)
     assert all(set(w) <= ALLOWED_CHARS - {" "} and w == normalize_text(w) for w in v)
 

@@ -8,7 +8,7 @@ import pytest
 from rnnstream.errors import ConfigError
 from rnnstream.evaluation.anomaly_run import parse_label_json, score_series, stream_operator, windows_from_points
 from rnnstream.evaluation.nab_io import list_data_files, read_data_csv, read_windows
-from rnnstream.synthetic import generate
+from rnnstream.models.synthetic import generate
 
 FEATURES = {"value_dim": 1, "horizon": 1, "quantiles": [0.1, 0.5, 0.9], "alpha_min": 0.01,
             "likelihood": {"warmup": 20}}
@@ -17,7 +17,7 @@ FEATURES = {"value_dim": 1, "horizon": 1, "quantiles": [0.1, 0.5, 0.9], "alpha_m
 @pytest.fixture
 def anomaly_op(model_factory):
     from rnnstream.operators.anomaly import AnomalyOperator
-    from rnnstream.session import load_session
+    from rnnstream.engine.session import load_session
 
     _, path = model_factory(cell="gru", input_size=1, hidden=8, output_size=3, task="anomaly", features=FEATURES)
     return lambda: AnomalyOperator(load_session(path, provider="cpu"))

@@ -11,8 +11,8 @@ import pytest
 from rnnstream.asr.endpoint import EndpointConfig
 from rnnstream.evaluation.asr_eval import edit_distance, evaluate_asr, speech_bounds
 from rnnstream.operators.asr import AsrOperator
-from rnnstream.session import load_session
-from rnnstream.transcribe import Transcriber
+from rnnstream.engine.session import load_session
+from rnnstream.apps.transcribe import Transcriber
 
 
 def test_edit_distance():
@@ -31,8 +31,8 @@ def test_speech_bounds_find_the_loud_part():
 @pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("flite") is None,
                     reason="needs espeak-ng and flite (tests/system-deps.sh installs them)")
 def test_eval_runs_on_a_real_tiny_set(tmp_path, asr_model, monkeypatch):
-    from rnnstream.asr import evalset
-    from rnnstream.asr.voices import Voice
+    from rnnstream.models.corpus import evalset
+    from rnnstream.models.corpus.voices import Voice
 
     monkeypatch.setattr(evalset, "EVAL_SET_VOICES", (Voice("flite", "slt"), Voice("espeak-ng", "en-us+f4")))
     manifest = evalset.build_eval_set(3, tmp_path / "eval", workers=1)
@@ -55,9 +55,9 @@ def test_eval_runs_on_a_real_tiny_set(tmp_path, asr_model, monkeypatch):
 @pytest.mark.skipif(shutil.which("flite") is None or shutil.which("text2wave") is None,
                     reason="needs flite and festival (tests/system-deps.sh installs them)")
 def test_tuning_set_holds_no_reserved_voice_and_no_eval_sentence(tmp_path):
-    from rnnstream.asr.sentences import SentenceGenerator
-    from rnnstream.asr.voices import is_reserved, parse_voice
-    from rnnstream.cli import main
+    from rnnstream.models.corpus.sentences import SentenceGenerator
+    from rnnstream.models.corpus.voices import is_reserved, parse_voice
+    from rnnstream.cli.main import main
 
     assert main(["corpus", "speech", "--split", "tune", "--sentences", "2", "--out", str(tmp_path / "t"),
                  "--workers", "1"]) == 0
@@ -71,11 +71,11 @@ def test_tuning_set_holds_no_reserved_voice_and_no_eval_sentence(tmp_path):
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (tests/system-deps.sh installs it)")
 def test_eval_cli_filters_voices_and_decodes_with_an_lm(tmp_path, asr_model, asr_companion_model, monkeypatch):
-    from rnnstream.asr import evalset
-    from rnnstream.asr.voices import Voice
-    from rnnstream.cli import main
+    from rnnstream.models.corpus import evalset
+    from rnnstream.models.corpus.voices import Voice
+    from rnnstream.cli.main import main
     from rnnstream.asr.beam import DEFAULT_BLANK_PENALTY, DEFAULT_WORD_BONUS
-    from rnnstream.transcribe import DEFAULT_BEAM
+    from rnnstream.apps.transcribe import DEFAULT_BEAM
 
     monkeypatch.setattr(evalset, "EVAL_SET_VOICES", (Voice("espeak-ng", "en-us+f4"), Voice("espeak-ng", "en+m6")))
     manifest = evalset.build_eval_set(2, tmp_path / "eval", workers=1)
@@ -99,10 +99,10 @@ def test_eval_cli_filters_voices_and_decodes_with_an_lm(tmp_path, asr_model, asr
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (tests/system-deps.sh installs it)")
 def test_eval_cli_reuses_pocketsphinx_scores_only_for_the_same_utterances(tmp_path, asr_model, monkeypatch, capsys):
-    from rnnstream.asr import evalset
+    from rnnstream.models.corpus import evalset
     from rnnstream.evaluation import asr_eval
-    from rnnstream.asr.voices import Voice
-    from rnnstream.cli import main
+    from rnnstream.models.corpus.voices import Voice
+    from rnnstream.cli.main import main
 
     monkeypatch.setattr(evalset, "EVAL_SET_VOICES", (Voice("espeak-ng", "en-us+f4"), Voice("espeak-ng", "en+m6")))
     manifest = evalset.build_eval_set(2, tmp_path / "eval", workers=1)

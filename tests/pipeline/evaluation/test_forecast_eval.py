@@ -67,8 +67,8 @@ def test_short_or_flat_series_are_not_scored():
 
 def test_end_to_end_through_the_runtime_forecaster(model_factory):
     from rnnstream.operators.forecast import ForecastOperator
-    from rnnstream.session import load_session
-    from rnnstream.synthetic import generate
+    from rnnstream.engine.session import load_session
+    from rnnstream.models.synthetic import generate
 
     _, path = model_factory(cell="gru", input_size=1, hidden=8, output_size=9, task="forecast", features=FEATURES)
     op = ForecastOperator(load_session(path, provider="cpu"))

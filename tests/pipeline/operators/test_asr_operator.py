@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 
 from rnnstream.asr.endpoint import EndpointConfig
 from rnnstream.errors import ConfigError
-from rnnstream.session import load_session
+from rnnstream.engine.session import load_session
 from rnnstream.operators.asr import AsrOperator
-from rnnstream.transcribe import Transcriber
+from rnnstream.apps.transcribe import Transcriber
 
 NO_ENDPOINT = EndpointConfig(trailing_silence=1000, no_speech_timeout=1000, max_utterance=1000)
 

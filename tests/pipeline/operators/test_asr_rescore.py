@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnstream.asr.endpoint import EndpointConfig
-from rnnstream.commands_asr import add_decoder_args, decoder_options
+from rnnstream.cli.asr import add_decoder_args, decoder_options
 from rnnstream.errors import ConfigError
 from rnnstream.operators.asr import AsrOperator
-from rnnstream.session import load_session
-from rnnstream.transcribe import Transcriber, build_rescorer
+from rnnstream.engine.session import load_session
+from rnnstream.apps.transcribe import Transcriber, build_rescorer
 
 NO_ENDPOINT = EndpointConfig(trailing_silence=1000, no_speech_timeout=1000, max_utterance=1000)
 SHORT = EndpointConfig(trailing_silence=0.1, no_speech_timeout=5, max_utterance=20)

@@ -1,0 +1,155 @@
+"""Turn a validated :class:`PipelineConfig` into live components.
+
+Connector modules are imported only when a config names them, so the runtime needs
+neither kafka-python nor paho-mqtt unless it uses them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib import resources
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from rnnstream.config import OperatorConfig, PipelineConfig
+from rnnstream.errors import ConfigError
+from rnnstream.engine.keys import KeyTable
+from rnnstream.operators.anomaly import AnomalyOperator
+from rnnstream.operators.base import Operator, RnnOperator
+from rnnstream.operators.forecast import ForecastOperator
+from rnnstream.runtime.loop import OperatorSettings, Pipeline
+from rnnstream.engine.session import load_session
+
+__all__ = ["build_pipeline", "build_operator", "resolve_model", "read_lm_text", "BUILTIN_MODELS"]
+
+BUILTIN_MODELS = ("forecast", "anomaly", "asr", "asr-companion")
+
+
+def resolve_model(spec: str) -> Path:
+    """``builtin:NAME`` -> the shipped artefact's path; anything else is a file path."""
+    if spec.startswith("builtin:"):
+        name = spec.split(":", 1)[1]
+        if name not in BUILTIN_MODELS:
+            raise ConfigError(f"model: unknown builtin {name!r} (have {', '.join(BUILTIN_MODELS)})")
+        return Path(str(resources.files("rnnstream.models") / "artifacts" / f"{name}.onnx"))
+    return Path(spec)
+
+
+def _session(cfg: OperatorConfig, model: str):
+    return load_session(resolve_model(model), provider=cfg.provider, intra_op_threads=cfg.intra_op_threads,
+                        inter_op_threads=cfg.inter_op_threads)
+
+
+def build_operator(cfg: OperatorConfig) -> Operator:
+    session = _session(cfg, cfg.model)
+    if cfg.type == "forecast":
+        return ForecastOperator(session, name=cfg.name)
+    if cfg.type == "anomaly":
+        return AnomalyOperator(session, name=cfg.name, threshold=cfg.threshold)
+    if cfg.type == "asr":
+        from rnnstream.apps.transcribe import asr_operator
+
+        companion = None
+        if cfg.companion is not None:
+            if cfg.beam is None and cfg.lm is None:
+                raise ConfigError(f"operators[{cfg.name}].companion: needs beam-decoded finals (set beam or lm)")
+            companion = _session(cfg, cfg.companion)
+        return asr_operator(session, name=cfg.name, chunk_ms=cfg.chunk_ms, beam=cfg.beam,
+                            lm_sentences=_lm_text(cfg), alpha=cfg.lm_weight, beta=cfg.word_bonus,
+                            order=cfg.lm_order, blank_penalty=cfg.blank_penalty, companion=companion,
+                            companion_weight=cfg.companion_weight)
+    return RnnOperator(session, name=cfg.name)
+
+
+def read_lm_text(path: Path, field: str) -> list[str]:
+    """The non-empty lines of an LM text file; errors name ``field``."""
+    try:
+        lines = [line for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{field}: cannot read {path}: {exc}") from None
+    if not lines:
+        raise ConfigError(f"{field}: {path} has no text")
+    return lines
+
+
+def _lm_text(cfg: OperatorConfig) -> list[str] | None:
+    return None if cfg.lm is None else read_lm_text(cfg.lm, f"operators[{cfg.name}].lm")
+
+
+def _value_width(operators: list[Operator]) -> int:
+    widths = {op.value_shape[-1] for op in operators if op.value_shape}
+    if len(widths) > 1:
+        raise ConfigError(f"operators: models disagree on the value width ({sorted(widths)})")
+    return widths.pop() if widths else 1
+
+
+def _source(cfg, keys: KeyTable, width: int, registry: CollectorRegistry):
+    if cfg.type in ("csv", "jsonl"):
+        from rnnstream.connectors.files import FileSource
+
+        return FileSource(cfg, keys, width=width)
+    if cfg.type == "stdin":
+        from rnnstream.connectors.stdio import StdinSource
+
+        return StdinSource(cfg, keys, width=width)
+    module = importlib.import_module(f"rnnstream.connectors.{cfg.type}")
+    return module.make_source(cfg, keys, width=width, registry=registry)
+
+
+def _sink(cfg, registry: CollectorRegistry):
+    if cfg.type == "stdout":
+        from rnnstream.connectors.stdio import StdoutSink
+
+        return StdoutSink(cfg.name)
+    if cfg.type == "jsonl":
+        from rnnstream.connectors.stdio import JsonlSink
+
+        return JsonlSink(cfg.name, cfg.path)
+    if cfg.type == "plot":
+        from rnnstream.connectors.plot import PlotSink
+
+        return PlotSink(cfg.name, cfg.directory)
+    module = importlib.import_module(f"rnnstream.connectors.{cfg.type}")
+    return module.make_sink(cfg, registry=registry)
+
+
+def _dead_letters(cfg: PipelineConfig, registry: CollectorRegistry):
+    dl = cfg.dead_letter
+    if dl.type == "kafka":
+        from rnnstream.connectors.kafka import make_dead_letter_sink
+
+        return make_dead_letter_sink(dl, registry=registry)
+    from rnnstream.connectors.stdio import JsonlDeadLetters
+
+    if dl.type == "jsonl" and dl.path is None:
+        raise ConfigError("dead_letter.path: required when dead_letter.type is jsonl")
+    return JsonlDeadLetters(dl.path if dl.type == "jsonl" else None)
+
+
+def build_pipeline(cfg: PipelineConfig, *, registry: CollectorRegistry | None = None) -> Pipeline:
+    registry = registry if registry is not None else CollectorRegistry()
+    keys = KeyTable()
+    operators = [build_operator(o) for o in cfg.operators]
+    width = _value_width(operators) if operators else len(cfg.sources[0].value_fields)
+    sources = [_source(s, keys, width, registry) for s in cfg.sources]
+    sinks = [_sink(s, registry) for s in cfg.sinks]
+    settings = {
+        o.name: OperatorSettings(o.batching.max_batch, o.batching.max_wait_ms, o.state.max_bytes, o.state.ttl_s)
+        for o in cfg.operators
+    }
+    return Pipeline(
+        sources=sources,
+        operators=operators,
+        sinks=sinks,
+        keys=keys,
+        dead_letters=_dead_letters(cfg, registry),
+        settings=settings,
+        checkpoint_path=str(cfg.checkpoint.path) if cfg.checkpoint.path else None,
+        checkpoint_interval_s=cfg.checkpoint.interval_s,
+        registry=registry,
+        health_stall_s=cfg.daemon.health_stall_s,
+        loop_stall_s=cfg.daemon.loop_stall_s,
+        retry_backoff_s=cfg.daemon.retry_backoff_s,
+        retry_backoff_max_s=cfg.daemon.retry_backoff_max_s,
+    )

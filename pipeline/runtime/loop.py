@@ -1,0 +1,399 @@
+"""The pipeline loop: sources -> micro-batcher -> operators (one scheduler each) -> sinks.
+
+Single-threaded on purpose: one loop polls the sources, gathers records until ``max_batch``
+rows or ``max_wait_ms``, runs every operator (each sees every record; outputs nest under the
+operator's name), writes the sinks and, every ``checkpoint_interval_s``, commits state
+together with the source positions it reflects.
+
+A partitioned source (Kafka) gets the pipeline as its state host through ``bind``: it reads
+the stores, drops the keys of partitions it loses (``drop_keys``, not an eviction), and
+calls ``drain`` to process pending records before giving partitions up. When a sink, the
+changelog or the broker fails, the loop waits (exponential backoff) and rewinds every source
+to its last durable state, so no state update is lost or applied twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from prometheus_client import CollectorRegistry
+
+from rnnstream.runtime.checkpoint import encode_snapshot, read_snapshot, restore_snapshot, write_snapshot
+from rnnstream.connectors.base import DeadLetterSink, Sink, Source
+from rnnstream.errors import ConnectorError
+from rnnstream.engine.keys import KeyTable
+from rnnstream.logs import RateLimitedLogger
+from rnnstream.metrics import get_metrics
+from rnnstream.metrics_util import observe_many
+from rnnstream.operators.anomaly import AnomalyOperator
+from rnnstream.operators.base import Operator
+from rnnstream.engine.records import DATA, DeadRecord, OutputBatch, RecordBatch
+from rnnstream.engine.scheduler import Scheduler
+from rnnstream.engine.store import StateStore
+
+__all__ = ["Pipeline", "OperatorSettings", "RunStats"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    max_batch: int = 1024
+    max_wait_ms: float = 5.0
+    max_bytes: int | None = None
+    ttl_s: float | None = None
+
+
+@dataclass
+class RunStats:
+    events_in: int = 0
+    events_out: int = 0
+    dead: int = 0
+    batches: int = 0
+    checkpoints: int = 0
+    dead_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        sources: list[Source],
+        operators: list[Operator],
+        sinks: list[Sink],
+        keys: KeyTable,
+        dead_letters: DeadLetterSink,
+        settings: dict[str, OperatorSettings] | None = None,
+        checkpoint_path: str | None = None,
+        checkpoint_interval_s: float = 10.0,
+        registry: CollectorRegistry | None = None,
+        health_stall_s: float = 60.0,
+        loop_stall_s: float = 30.0,
+        retry_backoff_s: float = 0.5,
+        retry_backoff_max_s: float = 30.0,
+    ) -> None:
+        self.sources = sources
+        self.sinks = sinks
+        self.keys = keys
+        self.dead_letters = dead_letters
+        self.metrics = get_metrics(registry)
+        self.registry = self.metrics.registry
+        self.checkpoint_path = checkpoint_path
+        self.checkpoint_interval_s = checkpoint_interval_s
+        settings = settings or {}
+        self.schedulers: dict[str, Scheduler] = {}
+        for op in operators:
+            s = settings.get(op.name, OperatorSettings())
+            store = StateStore(op.spec, max_bytes=s.max_bytes, ttl_s=s.ttl_s, on_release=self._make_release(op.name))
+            self.schedulers[op.name] = Scheduler(op, store, max_batch=s.max_batch, metrics=self.metrics)
+            info = op.describe()
+            self.metrics.model_info.labels(op.name, info["model"], info["sha256"], info["provider"]).set(1)
+        all_settings = [settings.get(op.name, OperatorSettings()) for op in operators] or [OperatorSettings()]
+        self.max_rows = max(s.max_batch for s in all_settings)
+        self.max_wait_s = min(s.max_wait_ms for s in all_settings) / 1000.0
+        self.stats = RunStats()
+        self.positions: dict[str, Any] = {}
+        self.last_commit, self.last_loop, self.ready = time.time(), time.monotonic(), False
+        self._pending: list[RecordBatch] = []
+        self._pending_rows, self._oldest, self._watermark = 0, 0.0, -np.inf
+        self._dead_log = RateLimitedLogger(log)
+        # Wall time per stage and state (rnnstream_stage_seconds_total), children bound once.
+        st = self.metrics.stage_seconds
+        self._t_poll = {s: st.labels("sources", s) for s in ("busy", "idle", "backpressured")}
+        self._t_ops, self._t_sinks, self._t_commit = (st.labels(n, "busy") for n in ("operators", "sinks", "commit"))
+        self.health_stall_s, self.loop_stall_s = health_stall_s, loop_stall_s
+        self.retry_backoff_s, self.retry_backoff_max_s = retry_backoff_s, retry_backoff_max_s
+        self._backoff = retry_backoff_s
+        self._broken: Exception | None = None
+        self._bound: set[str] = set()
+        self._dropping = False
+        self._release_listeners: list = []
+        # Commit on the interval when there is something to make durable: a checkpoint file, a
+        # partitioned source, or a sink that delivers to a broker (it must report failures).
+        self._periodic = bool(checkpoint_path) or any(hasattr(s, "bind") for s in sources) or any(
+            getattr(x, "periodic_flush", False) for x in [*sinks, dead_letters]
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def _make_release(self, op_name: str):
+        def release(ids: np.ndarray, reason: str) -> None:
+            if not self._dropping:  # a revoked partition's keys moved to another member; not evicted
+                self.metrics.evictions.labels(op_name, reason).inc(ids.size)
+            # A key id is free only when no operator holds state for it any more.
+            held = np.zeros(ids.size, dtype=bool)
+            for sched in self.schedulers.values():
+                held |= sched.store.lookup(ids) >= 0
+            free = ids[~held]
+            self.keys.release(free.tolist())
+            for listener in self._release_listeners:
+                listener(free)
+
+        return release
+
+    # -- state host (for partitioned sources) ---------------------------------------------------
+    def stores(self) -> dict[str, tuple]:
+        """``{operator: (store, model sha256)}``."""
+        return {n: (s.store, s.operator.describe()["sha256"]) for n, s in self.schedulers.items()}
+
+    def drop_keys(self, ids: np.ndarray) -> None:
+        """Forget keys in every operator (their partition went elsewhere); not counted as evictions."""
+        self._dropping = True
+        try:
+            for name, sched in self.schedulers.items():
+                sched.store.end(np.asarray(ids, dtype=np.int64))
+                self.metrics.live_keys.labels(name).set(sched.store.live_keys)
+        finally:
+            self._dropping = False
+
+    def on_release(self, listener) -> None:
+        """Call ``listener(ids)`` whenever key ids are released."""
+        self._release_listeners.append(listener)
+
+    def drain(self) -> None:
+        """Process every pending record and flush sinks and dead letters (before giving partitions up)."""
+        self.flush()
+        for sink in self.sinks:
+            sink.flush()
+        self.dead_letters.flush()
+
+    def _bind(self) -> None:
+        for src in self.sources:
+            bind = getattr(src, "bind", None)
+            if bind is not None and src.name not in self._bound:
+                bind(self)
+                self._bound.add(src.name)
+
+    def is_ready(self) -> tuple[bool, str]:
+        waiting = [s.name for s in self.sources if not getattr(s, "ready", True)]
+        if not self.ready or waiting:
+            return False, f"restoring state ({', '.join(waiting) or 'checkpoint'})"
+        return True, "ready"
+
+    def health(self) -> tuple[bool, str]:
+        """Unhealthy when the loop stalls, or when commits stop advancing while sources lag."""
+        stalled = time.monotonic() - self.last_loop
+        if stalled > self.loop_stall_s:
+            return False, f"loop last ran {stalled:.1f}s ago"
+        lag = sum(int(getattr(s, "lag", 0) or 0) for s in self.sources)
+        since = time.time() - self.last_commit
+        if lag > 0 and since > self.health_stall_s:
+            return False, f"no commit for {since:.0f}s while {lag} messages wait"
+        broken = f"; recovering from: {self._broken}" if self._broken is not None else ""
+        return True, f"ok: last commit {since:.1f}s ago, lag {lag}{broken}"
+
+    def restore(self) -> dict[str, str]:
+        """Load the last checkpoint (state and positions), if any. Call before ``run``."""
+        self._bind()
+        outcome: dict[str, str] = {}
+        if self.checkpoint_path:
+            snap = read_snapshot(self.checkpoint_path)
+            if snap is not None:
+                stores = {n: (s.store, s.operator.describe()["sha256"]) for n, s in self.schedulers.items()}
+                outcome = restore_snapshot(snap, stores, self.keys)
+                for src in self.sources:
+                    if src.name in snap.positions:
+                        src.seek(snap.positions[src.name])
+                        self.positions[src.name] = snap.positions[src.name]
+                log.info("restored checkpoint %s: %s", self.checkpoint_path, outcome)
+        for src in self.sources:
+            if not hasattr(src, "bind"):  # partitioned sources report their own restores
+                self.metrics.restore_progress.labels(src.name).set(1.0)
+        # The restored state is the durable state: without this the commit-age panel reads
+        # "now - 0" (55 years) until the first commit.
+        self.metrics.last_commit.set(time.time())
+        self.ready = True
+        return outcome
+
+    def run(self, stop: threading.Event | None = None, *, max_seconds: float | None = None) -> RunStats:
+        """Run until every source is exhausted or ``stop`` is set; then drain and commit."""
+        stop = stop or threading.Event()
+        while not self.ready and not stop.is_set():
+            try:
+                self.restore()
+            except ConnectorError as exc:  # broker not reachable yet: a daemon waits for it
+                log.error("cannot start sources: %s; retrying in %.1fs", exc, self._backoff)
+                stop.wait(self._backoff)
+                self._backoff = min(self._backoff * 2, self.retry_backoff_max_s)
+        deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        last_ckpt = time.monotonic()
+        while not stop.is_set():
+            self.last_loop = time.monotonic()
+            if self._broken is not None and not self._recover(stop):
+                continue
+            try:
+                active = [s for s in self.sources if not s.exhausted]
+                if not active and not self._pending:
+                    break
+                got = False
+                for src in active:
+                    timeout = self._poll_timeout() / max(1, len(active))
+                    t_poll = time.perf_counter()
+                    batch = src.poll(timeout)
+                    # A paused (backpressured) source waits for a commit, not for data.
+                    state = "busy" if batch is not None else "backpressured" if getattr(src, "paused", False) else "idle"
+                    self._t_poll[state].inc(time.perf_counter() - t_poll)
+                    if batch is not None:
+                        got = True
+                        self._accept(src, batch)
+                if self._pending and (not got or self._due()):
+                    self.flush()
+                due = self._periodic and time.monotonic() - last_ckpt >= self.checkpoint_interval_s
+                if due or any(getattr(s, "commit_due", False) for s in self.sources):
+                    self.commit()
+                    last_ckpt = time.monotonic()
+            except ConnectorError as exc:
+                self._broken = exc
+                continue
+            if deadline is not None and time.monotonic() > deadline:
+                break
+        try:
+            if self._broken is None:
+                self.flush()
+                self.commit()
+        except ConnectorError as exc:
+            log.error("final commit failed (%s); the next start resumes from the last durable state", exc)
+        return self.stats
+
+    def _recover(self, stop: threading.Event) -> bool:
+        """Wait, then put every source back to its last durable state. True once that worked."""
+        self.metrics.commit_failures.inc()
+        log.error("connector failure: %s; rewinding to the last durable state in %.1fs", self._broken, self._backoff)
+        stop.wait(self._backoff)
+        self._backoff = min(self._backoff * 2, self.retry_backoff_max_s)
+        self._pending, self._pending_rows = [], 0
+        try:
+            for src in self.sources:
+                rewind = getattr(src, "rewind", None)
+                if rewind is not None:
+                    rewind()
+                elif self.checkpoint_path:
+                    self._rewind_checkpoint()
+                    break
+                self.metrics.recoveries.labels(src.name).inc()
+        except ConnectorError as exc:
+            self._broken = exc
+            return False
+        log.info("recovered: resuming from the last durable state")
+        self._broken = None
+        return True
+
+    def _rewind_checkpoint(self) -> None:
+        for sched in self.schedulers.values():
+            self.drop_keys(sched.store.live_ids())
+        self.ready = False
+        self.restore()
+
+    def close(self) -> None:
+        for src in self.sources:
+            src.close()
+        for sink in self.sinks:
+            sink.close()
+        self.dead_letters.close()
+
+    # -- batching -----------------------------------------------------------------------------
+    def _poll_timeout(self) -> float:
+        if not self._pending:
+            return 0.05
+        return max(0.0, self.max_wait_s - (time.monotonic() - self._oldest))
+
+    def _due(self) -> bool:
+        return self._pending_rows >= self.max_rows or time.monotonic() - self._oldest >= self.max_wait_s
+
+    def _accept(self, src: Source, batch: RecordBatch) -> None:
+        n = len(batch)
+        self.metrics.events_in.labels(src.name).inc(n + len(batch.dead))
+        self.stats.events_in += n + len(batch.dead)
+        if batch.dead:
+            self._dead(batch.dead)
+        if batch.position is not None:
+            self.positions[src.name] = batch.position
+        if n:
+            if not self._pending:
+                self._oldest = time.monotonic()
+            self._pending.append(batch)
+            self._pending_rows += n
+            self.metrics.queue_depth.labels("batcher").set(self._pending_rows)
+
+    def _dead(self, records: list[DeadRecord]) -> None:
+        self.dead_letters.write_dead(records)
+        for r in records:
+            self.metrics.dead_letters.labels(r.source, r.reason).inc()
+            self.stats.dead_by_reason[r.reason] = self.stats.dead_by_reason.get(r.reason, 0) + 1
+            self._dead_log.warning(r.reason, "dead letter from %s: %s (%s)", r.source, r.reason, r.detail)
+        self.stats.dead += len(records)
+
+    # -- processing ---------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Run every operator over the pending records and write the sinks."""
+        if not self._pending:
+            return
+        batch = RecordBatch.concat(self._pending)
+        self._pending, self._pending_rows = [], 0
+        self.metrics.queue_depth.labels("batcher").set(0)
+        t0 = time.perf_counter()
+        fields: dict[str, dict[str, np.ndarray]] = {}
+        emitted = batch.kind == DATA
+        # Resolve names first: an END record releases its key's id while the operators run.
+        names = self.keys.names(batch.key_ids)
+        for name, sched in self.schedulers.items():
+            outputs, op_emitted = sched.process(batch.key_ids, batch.ts, batch.values, batch.kind)
+            fields[name] = outputs
+            emitted |= op_emitted  # END rows carry output from operators that finish (ASR finals)
+            if isinstance(sched.operator, AnomalyOperator) and "alert" in outputs:
+                alerts = int(outputs["alert"][batch.kind == DATA].sum())
+                if alerts:
+                    self.metrics.anomaly_alerts.labels(name).inc(alerts)
+        t_ops = time.perf_counter()
+        self._t_ops.inc(t_ops - t0)
+        emit = np.flatnonzero(emitted)
+        out = OutputBatch(
+            keys=names[emit],
+            key_ids=batch.key_ids[emit],
+            ts=batch.ts[emit],
+            values=batch.values[emit],
+            ingest=batch.ingest[emit],
+            fields={op: {f: a[emit] for f, a in fs.items()} for op, fs in fields.items()},
+            meta={k: v[emit] for k, v in batch.meta.items() if not k.startswith("_")},
+        )
+        for sink in self.sinks:
+            sink.write(out)
+            self.metrics.events_out.labels(sink.name).inc(len(out))
+            observe_many(self.metrics.e2e_latency.labels(sink.name), time.monotonic() - out.ingest)
+        self._t_sinks.inc(time.perf_counter() - t_ops)
+        self.stats.events_out += len(out)
+        self.stats.batches += 1
+        if batch.ts.size:
+            self._watermark = max(self._watermark, float(batch.ts.max()))
+        for name, sched in self.schedulers.items():
+            sched.housekeeping(self._watermark)
+            self.metrics.live_keys.labels(name).set(sched.store.live_keys)
+            self.metrics.state_bytes.labels(name).set(sched.store.allocated_bytes)
+
+    def commit(self) -> None:
+        """Process pending records, flush sinks, make state and positions durable, then tell sources."""
+        self.flush()
+        t0 = time.perf_counter()
+        for sink in self.sinks:
+            sink.flush()
+        self.dead_letters.flush()
+        if self.checkpoint_path:
+            stores = {n: (s.store, s.operator.describe()["sha256"]) for n, s in self.schedulers.items()}
+            write_snapshot(self.checkpoint_path, encode_snapshot(stores, self.keys, dict(self.positions)))
+        for src in self.sources:
+            if src.name in self.positions:
+                src.commit(self.positions[src.name])
+        # The whole commit (outputs acknowledged, state durable, offsets committed), for file
+        # checkpoints and Kafka changelogs alike.
+        elapsed = time.perf_counter() - t0
+        self.metrics.checkpoint_seconds.observe(elapsed)
+        self._t_commit.inc(elapsed)
+        self.last_commit = time.time()
+        self._backoff = self.retry_backoff_s
+        self.metrics.checkpoints.inc()
+        self.metrics.last_commit.set(self.last_commit)
+        self.stats.checkpoints += 1
