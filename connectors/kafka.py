@@ -332,7 +332,7 @@ def _fmt(tps: list[TP]) -> str:
 class KafkaSink:
     """Keyed JSON rows; ``flush`` returns once every row is acknowledged by all in-sync replicas."""
 
-    periodic_flush = True  # the pipeline commits on its interval to surface delivery failures
+    flushes_on_schedule = True  # the pipeline commits on its interval to surface delivery failures
 
     def __init__(self, cfg: KafkaSinkConfig, *, registry: CollectorRegistry | None = None) -> None:
         self.name = cfg.name
@@ -357,7 +357,7 @@ class KafkaSink:
 class KafkaDeadLetters:
     """Bad records to a topic: original key and payload, reason and origin in headers."""
 
-    periodic_flush = True  # the pipeline commits on its interval to surface delivery failures
+    flushes_on_schedule = True  # the pipeline commits on its interval to surface delivery failures
 
     def __init__(self, cfg: DeadLetterConfig, *, registry: CollectorRegistry | None = None) -> None:
         if not cfg.topic or not cfg.bootstrap_servers:

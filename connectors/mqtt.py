@@ -150,7 +150,7 @@ class MqttSource:
 class MqttSink:
     """See :class:`~rnnstream.config.MqttSinkConfig`."""
 
-    periodic_flush = True  # the pipeline commits on its interval to surface delivery failures
+    flushes_on_schedule = True  # the pipeline commits on its interval to surface delivery failures
 
     def __init__(self, cfg: MqttSinkConfig, *, registry: CollectorRegistry | None = None) -> None:
         self.name = cfg.name

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnstream.operators.base import RnnOperator
+from rnnstream.operators.rnn import RnnOperator
 from rnnstream.engine.scheduler import Scheduler
 from rnnstream.engine.session import Session, load_session
 

@@ -106,6 +106,7 @@ class OutputBatch:
     ingest: np.ndarray
     fields: dict[str, dict[str, np.ndarray]]  # operator name -> field -> [N, ...]
     meta: dict[str, np.ndarray] = field(default_factory=dict)
+    kind: np.ndarray | None = None  # int8 [N]: DATA, or END for rows an ending stream emitted
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])

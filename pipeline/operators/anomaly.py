@@ -41,6 +41,8 @@ def gaussian_tail(z: np.ndarray) -> np.ndarray:
 class AnomalyOperator(Operator):
     """Outputs ``score`` (likelihood, 0..1), ``raw`` (scaled error) and ``alert``."""
 
+    alert_outputs = ("alert",)
+
     def __init__(
         self,
         session: Session,

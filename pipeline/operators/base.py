@@ -1,4 +1,4 @@
-"""The one operator contract, and the plain RNN operator.
+"""The one operator contract.
 
 An operator holds the shared session and its settings, never per-key data: every per-key
 quantity (recurrent state, running statistics) is declared in its :class:`StateSpec` and
@@ -28,7 +28,7 @@ import numpy as np
 from rnnstream.engine.session import Session
 from rnnstream.engine.state import ExtraSpec, State, StateSpec
 
-__all__ = ["Operator", "RnnOperator", "ExtraSpec", "StateSpec"]
+__all__ = ["Operator", "ExtraSpec", "StateSpec"]
 
 
 class Operator:
@@ -38,6 +38,8 @@ class Operator:
     spec: StateSpec
     value_shape: tuple[int, ...] = ()
     session: Session | None = None
+    alert_outputs: tuple[str, ...] = ()
+    """Boolean output fields that are alerts: the runtime counts them in ``rnnstream_anomaly_alerts_total``."""
 
     def init_state(self, n: int) -> State:
         """Fresh slot-major state for ``n`` keys (the slab store initialises slots the same way)."""
@@ -71,25 +73,3 @@ class Operator:
             "sha256": self.session.sha256,
             "provider": self.session.provider,
         }
-
-
-class RnnOperator(Operator):
-    """Runs a model as is: each event is one step ``[I]`` or a chunk ``[T, I]``; outputs ``y``.
-
-    For a one-step event the output is the step's ``y`` (``[O]``); for a chunk it is the
-    chunk's ``y`` (``[T, O]``).
-    """
-
-    def __init__(self, session: Session, *, name: str = "rnn", chunk: int = 0) -> None:
-        self.name = name
-        self.session = session
-        self.spec = session.state_spec
-        width = session.manifest.data_inputs[0].shape[-1]
-        self.chunk = chunk
-        self.value_shape = (chunk, int(width)) if chunk else (int(width),)
-
-    def step_many(self, values: np.ndarray, state: State) -> tuple[dict[str, np.ndarray], State]:
-        x = values[:, None, :] if not self.chunk else values
-        outputs, new_state = self.session.run(np.ascontiguousarray(x, dtype=np.float32), state)
-        y = outputs["y"]
-        return {"y": y[:, 0] if not self.chunk else y}, new_state

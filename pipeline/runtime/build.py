@@ -16,7 +16,8 @@ from rnnstream.config import OperatorConfig, PipelineConfig
 from rnnstream.errors import ConfigError
 from rnnstream.engine.keys import KeyTable
 from rnnstream.operators.anomaly import AnomalyOperator
-from rnnstream.operators.base import Operator, RnnOperator
+from rnnstream.operators.base import Operator
+from rnnstream.operators.rnn import RnnOperator
 from rnnstream.operators.forecast import ForecastOperator
 from rnnstream.runtime.loop import OperatorSettings, Pipeline
 from rnnstream.engine.session import load_session

@@ -5,11 +5,16 @@ rows or ``max_wait_ms``, runs every operator (each sees every record; outputs ne
 operator's name), writes the sinks and, every ``checkpoint_interval_s``, commits state
 together with the source positions it reflects.
 
-A partitioned source (Kafka) gets the pipeline as its state host through ``bind``: it reads
+What a connector can do beyond the one Source/Sink contract is declared with the capability
+protocols of :mod:`rnnstream.connectors.base` and checked with ``isinstance``; the loop names
+no concrete operator or connector type. A partitioned source (Kafka) gets the pipeline as
+its state host through ``bind``: it reads
 the stores, drops the keys of partitions it loses (``drop_keys``, not an eviction), and
 calls ``drain`` to process pending records before giving partitions up. When a sink, the
 changelog or the broker fails, the loop waits (exponential backoff) and rewinds every source
-to its last durable state, so no state update is lost or applied twice.
+to its last durable state, so no state update is lost or applied twice. When ``stop`` is
+set, a live source that can finish (the microphone) ends its streams first, so what they
+hold (an utterance in progress) still comes out.
 """
 
 from __future__ import annotations
@@ -24,21 +29,25 @@ import numpy as np
 from prometheus_client import CollectorRegistry
 
 from rnnstream.runtime.checkpoint import encode_snapshot, read_snapshot, restore_snapshot, write_snapshot
-from rnnstream.connectors.base import DeadLetterSink, Sink, Source
+from rnnstream.connectors.base import (DeadLetterSink, Finishable, FlushesOnSchedule, Partitioned, Pausable,
+                                       ReportsLag, Rewindable, Sink, Source)
 from rnnstream.errors import ConnectorError
 from rnnstream.engine.keys import KeyTable
 from rnnstream.logs import RateLimitedLogger
 from rnnstream.metrics import get_metrics
 from rnnstream.metrics_util import observe_many
-from rnnstream.operators.anomaly import AnomalyOperator
 from rnnstream.operators.base import Operator
 from rnnstream.engine.records import DATA, DeadRecord, OutputBatch, RecordBatch
+from rnnstream.runtime.batcher import MicroBatcher
+from rnnstream.runtime.host import KeyHost
 from rnnstream.engine.scheduler import Scheduler
 from rnnstream.engine.store import StateStore
 
 __all__ = ["Pipeline", "OperatorSettings", "RunStats"]
 
 log = logging.getLogger(__name__)
+
+FINISH_GRACE_S = 5.0  # how long a stopped pipeline waits for finishing live sources to end their streams
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,7 @@ class RunStats:
     dead_by_reason: dict[str, int] = field(default_factory=dict)
 
 
-class Pipeline:
+class Pipeline(KeyHost):
     def __init__(
         self,
         *,
@@ -94,13 +103,12 @@ class Pipeline:
             info = op.describe()
             self.metrics.model_info.labels(op.name, info["model"], info["sha256"], info["provider"]).set(1)
         all_settings = [settings.get(op.name, OperatorSettings()) for op in operators] or [OperatorSettings()]
-        self.max_rows = max(s.max_batch for s in all_settings)
-        self.max_wait_s = min(s.max_wait_ms for s in all_settings) / 1000.0
+        self.batcher = MicroBatcher(max_rows=max(s.max_batch for s in all_settings),
+                                    max_wait_s=min(s.max_wait_ms for s in all_settings) / 1000.0)
         self.stats = RunStats()
         self.positions: dict[str, Any] = {}
         self.last_commit, self.last_loop, self.ready = time.time(), time.monotonic(), False
-        self._pending: list[RecordBatch] = []
-        self._pending_rows, self._oldest, self._watermark = 0, 0.0, -np.inf
+        self._watermark = -np.inf
         self._dead_log = RateLimitedLogger(log)
         # Wall time per stage and state (rnnstream_stage_seconds_total), children bound once.
         st = self.metrics.stage_seconds
@@ -115,61 +123,18 @@ class Pipeline:
         self._release_listeners: list = []
         # Commit on the interval when there is something to make durable: a checkpoint file, a
         # partitioned source, or a sink that delivers to a broker (it must report failures).
-        self._periodic = bool(checkpoint_path) or any(hasattr(s, "bind") for s in sources) or any(
-            getattr(x, "periodic_flush", False) for x in [*sinks, dead_letters]
+        self._periodic = bool(checkpoint_path) or any(isinstance(s, Partitioned) for s in sources) or any(
+            isinstance(x, FlushesOnSchedule) and x.flushes_on_schedule for x in [*sinks, dead_letters]
         )
-
-    # -- lifecycle ------------------------------------------------------------------------
-    def _make_release(self, op_name: str):
-        def release(ids: np.ndarray, reason: str) -> None:
-            if not self._dropping:  # a revoked partition's keys moved to another member; not evicted
-                self.metrics.evictions.labels(op_name, reason).inc(ids.size)
-            # A key id is free only when no operator holds state for it any more.
-            held = np.zeros(ids.size, dtype=bool)
-            for sched in self.schedulers.values():
-                held |= sched.store.lookup(ids) >= 0
-            free = ids[~held]
-            self.keys.release(free.tolist())
-            for listener in self._release_listeners:
-                listener(free)
-
-        return release
-
-    # -- state host (for partitioned sources) ---------------------------------------------------
-    def stores(self) -> dict[str, tuple]:
-        """``{operator: (store, model sha256)}``."""
-        return {n: (s.store, s.operator.describe()["sha256"]) for n, s in self.schedulers.items()}
-
-    def drop_keys(self, ids: np.ndarray) -> None:
-        """Forget keys in every operator (their partition went elsewhere); not counted as evictions."""
-        self._dropping = True
-        try:
-            for name, sched in self.schedulers.items():
-                sched.store.end(np.asarray(ids, dtype=np.int64))
-                self.metrics.live_keys.labels(name).set(sched.store.live_keys)
-        finally:
-            self._dropping = False
-
-    def on_release(self, listener) -> None:
-        """Call ``listener(ids)`` whenever key ids are released."""
-        self._release_listeners.append(listener)
-
-    def drain(self) -> None:
-        """Process every pending record and flush sinks and dead letters (before giving partitions up)."""
-        self.flush()
-        for sink in self.sinks:
-            sink.flush()
-        self.dead_letters.flush()
 
     def _bind(self) -> None:
         for src in self.sources:
-            bind = getattr(src, "bind", None)
-            if bind is not None and src.name not in self._bound:
-                bind(self)
+            if isinstance(src, Partitioned) and src.name not in self._bound:
+                src.bind(self)
                 self._bound.add(src.name)
 
     def is_ready(self) -> tuple[bool, str]:
-        waiting = [s.name for s in self.sources if not getattr(s, "ready", True)]
+        waiting = [s.name for s in self.sources if isinstance(s, Partitioned) and not s.ready]
         if not self.ready or waiting:
             return False, f"restoring state ({', '.join(waiting) or 'checkpoint'})"
         return True, "ready"
@@ -179,7 +144,7 @@ class Pipeline:
         stalled = time.monotonic() - self.last_loop
         if stalled > self.loop_stall_s:
             return False, f"loop last ran {stalled:.1f}s ago"
-        lag = sum(int(getattr(s, "lag", 0) or 0) for s in self.sources)
+        lag = sum(int(s.lag or 0) for s in self.sources if isinstance(s, ReportsLag))
         since = time.time() - self.last_commit
         if lag > 0 and since > self.health_stall_s:
             return False, f"no commit for {since:.0f}s while {lag} messages wait"
@@ -201,7 +166,7 @@ class Pipeline:
                         self.positions[src.name] = snap.positions[src.name]
                 log.info("restored checkpoint %s: %s", self.checkpoint_path, outcome)
         for src in self.sources:
-            if not hasattr(src, "bind"):  # partitioned sources report their own restores
+            if not isinstance(src, Partitioned):  # partitioned sources report their own restores
                 self.metrics.restore_progress.labels(src.name).set(1.0)
         # The restored state is the durable state: without this the commit-age panel reads
         # "now - 0" (55 years) until the first commit.
@@ -221,36 +186,32 @@ class Pipeline:
                 self._backoff = min(self._backoff * 2, self.retry_backoff_max_s)
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
         last_ckpt = time.monotonic()
-        while not stop.is_set():
+        finishing: float | None = None  # when stop was first seen, while live sources end their streams
+        while True:
+            if stop.is_set() or (deadline is not None and time.monotonic() > deadline):
+                if finishing is None:
+                    finishing = time.monotonic()
+                    self._finish_sources()
+                live = [s for s in self.sources if isinstance(s, Finishable) and not s.exhausted]
+                if not live or time.monotonic() - finishing > FINISH_GRACE_S or self._broken is not None:
+                    break
             self.last_loop = time.monotonic()
             if self._broken is not None and not self._recover(stop):
                 continue
             try:
                 active = [s for s in self.sources if not s.exhausted]
-                if not active and not self._pending:
+                if not active and not self.batcher:
                     break
-                got = False
-                for src in active:
-                    timeout = self._poll_timeout() / max(1, len(active))
-                    t_poll = time.perf_counter()
-                    batch = src.poll(timeout)
-                    # A paused (backpressured) source waits for a commit, not for data.
-                    state = "busy" if batch is not None else "backpressured" if getattr(src, "paused", False) else "idle"
-                    self._t_poll[state].inc(time.perf_counter() - t_poll)
-                    if batch is not None:
-                        got = True
-                        self._accept(src, batch)
-                if self._pending and (not got or self._due()):
+                got = self._poll(active)
+                if self.batcher and (not got or self.batcher.due()):
                     self.flush()
                 due = self._periodic and time.monotonic() - last_ckpt >= self.checkpoint_interval_s
-                if due or any(getattr(s, "commit_due", False) for s in self.sources):
+                if due or any(isinstance(s, Partitioned) and s.commit_due for s in self.sources):
                     self.commit()
                     last_ckpt = time.monotonic()
             except ConnectorError as exc:
                 self._broken = exc
                 continue
-            if deadline is not None and time.monotonic() > deadline:
-                break
         try:
             if self._broken is None:
                 self.flush()
@@ -259,18 +220,48 @@ class Pipeline:
             log.error("final commit failed (%s); the next start resumes from the last durable state", exc)
         return self.stats
 
+    def step(self) -> None:
+        """One round without waiting: take what every source has now and process all of it.
+
+        For callers that drive the pipeline themselves (file transcription, evaluation,
+        benchmarks) through an in-memory source; ``run`` is the daemon's loop.
+        """
+        if not self.ready:
+            self.restore()
+        self._poll([s for s in self.sources if not s.exhausted], wait=False)
+        self.flush()
+
+    def _poll(self, active: list[Source], *, wait: bool = True) -> bool:
+        got = False
+        for src in active:
+            timeout = self.batcher.poll_timeout() / max(1, len(active)) if wait else 0.0
+            t_poll = time.perf_counter()
+            batch = src.poll(timeout)
+            # A paused (backpressured) source waits for a commit, not for data.
+            paused = isinstance(src, Pausable) and src.paused
+            state = "busy" if batch is not None else "backpressured" if paused else "idle"
+            self._t_poll[state].inc(time.perf_counter() - t_poll)
+            if batch is not None:
+                got = True
+                self._accept(src, batch)
+        return got
+
+    def _finish_sources(self) -> None:
+        for src in self.sources:
+            if isinstance(src, Finishable) and not src.exhausted:
+                src.finish()
+
     def _recover(self, stop: threading.Event) -> bool:
         """Wait, then put every source back to its last durable state. True once that worked."""
         self.metrics.commit_failures.inc()
         log.error("connector failure: %s; rewinding to the last durable state in %.1fs", self._broken, self._backoff)
         stop.wait(self._backoff)
         self._backoff = min(self._backoff * 2, self.retry_backoff_max_s)
-        self._pending, self._pending_rows = [], 0
+        self.batcher.clear()
         try:
             for src in self.sources:
-                rewind = getattr(src, "rewind", None)
-                if rewind is not None:
-                    rewind()
+                if isinstance(src, Rewindable):
+                    src.rewind()
                 elif self.checkpoint_path:
                     self._rewind_checkpoint()
                     break
@@ -296,14 +287,6 @@ class Pipeline:
         self.dead_letters.close()
 
     # -- batching -----------------------------------------------------------------------------
-    def _poll_timeout(self) -> float:
-        if not self._pending:
-            return 0.05
-        return max(0.0, self.max_wait_s - (time.monotonic() - self._oldest))
-
-    def _due(self) -> bool:
-        return self._pending_rows >= self.max_rows or time.monotonic() - self._oldest >= self.max_wait_s
-
     def _accept(self, src: Source, batch: RecordBatch) -> None:
         n = len(batch)
         self.metrics.events_in.labels(src.name).inc(n + len(batch.dead))
@@ -313,11 +296,8 @@ class Pipeline:
         if batch.position is not None:
             self.positions[src.name] = batch.position
         if n:
-            if not self._pending:
-                self._oldest = time.monotonic()
-            self._pending.append(batch)
-            self._pending_rows += n
-            self.metrics.queue_depth.labels("batcher").set(self._pending_rows)
+            self.batcher.add(batch)
+            self.metrics.queue_depth.labels("batcher").set(len(self.batcher))
 
     def _dead(self, records: list[DeadRecord]) -> None:
         self.dead_letters.write_dead(records)
@@ -330,10 +310,9 @@ class Pipeline:
     # -- processing ---------------------------------------------------------------------------
     def flush(self) -> None:
         """Run every operator over the pending records and write the sinks."""
-        if not self._pending:
+        if not self.batcher:
             return
-        batch = RecordBatch.concat(self._pending)
-        self._pending, self._pending_rows = [], 0
+        batch = self.batcher.take()
         self.metrics.queue_depth.labels("batcher").set(0)
         t0 = time.perf_counter()
         fields: dict[str, dict[str, np.ndarray]] = {}
@@ -344,10 +323,11 @@ class Pipeline:
             outputs, op_emitted = sched.process(batch.key_ids, batch.ts, batch.values, batch.kind)
             fields[name] = outputs
             emitted |= op_emitted  # END rows carry output from operators that finish (ASR finals)
-            if isinstance(sched.operator, AnomalyOperator) and "alert" in outputs:
-                alerts = int(outputs["alert"][batch.kind == DATA].sum())
-                if alerts:
-                    self.metrics.anomaly_alerts.labels(name).inc(alerts)
+            for field_name in sched.operator.alert_outputs:
+                if field_name in outputs:
+                    alerts = int(outputs[field_name][batch.kind == DATA].sum())
+                    if alerts:
+                        self.metrics.anomaly_alerts.labels(name).inc(alerts)
         t_ops = time.perf_counter()
         self._t_ops.inc(t_ops - t0)
         emit = np.flatnonzero(emitted)
@@ -359,6 +339,7 @@ class Pipeline:
             ingest=batch.ingest[emit],
             fields={op: {f: a[emit] for f, a in fs.items()} for op, fs in fields.items()},
             meta={k: v[emit] for k, v in batch.meta.items() if not k.startswith("_")},
+            kind=batch.kind[emit],
         )
         for sink in self.sinks:
             sink.write(out)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch", reason="comparing with torch needs the train extra")
 
-from rnnstream.operators.base import RnnOperator  # noqa: E402
+from rnnstream.operators.rnn import RnnOperator  # noqa: E402
 from rnnstream.engine.records import DATA, END, RESET  # noqa: E402
 from rnnstream.engine.scheduler import Scheduler  # noqa: E402
 from rnnstream.engine.session import load_session  # noqa: E402

@@ -118,7 +118,7 @@ class LaggingSource:
 
 class DeadSink:
     name = "dead"
-    periodic_flush = True
+    flushes_on_schedule = True
 
     def write(self, batch):
         pass
