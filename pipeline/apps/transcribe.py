@@ -1,82 +1,42 @@
-"""Library side of transcription: stream audio through the ASR operator and get events.
+"""Transcription as an app: audio chunks in, partial and final transcript events out, through
+the same :class:`~rnnstream.runtime.Pipeline` the daemon runs.
 
-``Transcriber`` wraps a Scheduler around an :class:`AsrOperator`, so one or many streams
-share the session exactly as they do inside a pipeline. Events are dicts with ``type``
-(``partial`` or ``final``), ``text``, ``start`` and ``end`` (seconds), and ``words`` on
-finals. ``whole_text`` decodes a complete signal in one call, the reference that streamed
-output must match.
+``Transcriber`` builds a pipeline of an in-memory source, the ASR operator and an in-memory
+sink, and pushes one chunk per key per call; file transcription, ``transcribe --mic``,
+``eval asr`` and the speech benchmarks all use it, so speech has one step path. Events are
+dicts with ``type`` (``partial`` or ``final``), ``text``, ``start`` and ``end`` (seconds),
+and ``words`` on finals. ``whole_text`` decodes a complete signal in one call per model:
+the reference that streamed output must match.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from prometheus_client import CollectorRegistry
 
-from rnnstream.asr.beam import (DEFAULT_BEAM, DEFAULT_BLANK_PENALTY, DEFAULT_LM_WEIGHT, DEFAULT_WORD_BONUS,
-                                BeamSearchDecoder)
-from rnnstream.asr.ctc import Vocab
-from rnnstream.asr.lm import Lexicon, NgramLM
-from rnnstream.asr.rescore import DEFAULT_COMPANION_WEIGHT
-from rnnstream.asr.text import normalize_text
 from rnnstream.asr.endpoint import EndpointConfig
-from rnnstream.operators.asr import AsrOperator
-from rnnstream.engine.records import DATA, END
+from rnnstream.connectors.memory import MemoryDeadLetters, MemorySink, MemorySource
+from rnnstream.engine.keys import KeyTable
+from rnnstream.engine.records import DATA, END, OutputBatch, RecordBatch
 from rnnstream.engine.scheduler import Scheduler
 from rnnstream.engine.session import load_session
+from rnnstream.operators.asr import AsrOperator
+from rnnstream.operators.asr_build import asr_operator
+from rnnstream.runtime.loop import OperatorSettings, Pipeline
 
-__all__ = ["Transcriber", "load_asr", "asr_operator", "build_rescorer", "DEFAULT_ASR_MODEL", "DEFAULT_BEAM"]
+__all__ = ["Transcriber", "load_asr", "DEFAULT_ASR_MODEL"]
 
 DEFAULT_ASR_MODEL = "builtin:asr"
-
-
-def build_rescorer(sentences: Iterable[str] | None, vocab: Vocab, *, beam: int = DEFAULT_BEAM, order: int = 3,
-                   alpha: float = DEFAULT_LM_WEIGHT, beta: float = DEFAULT_WORD_BONUS, lexicon: bool = True,
-                   blank_penalty: float = DEFAULT_BLANK_PENALTY, frame_shift: float = 0.04) -> BeamSearchDecoder:
-    """Prefix beam search for finals, with a word n-gram LM (and lexicon) from ``sentences``.
-
-    The weights and the blank penalty only apply with an LM; without one it is plain CTC beam search.
-
-    >>> from rnnstream.asr.ctc import DEFAULT_VOCAB
-    >>> dec = build_rescorer(["turn the light on", "turn it off"], DEFAULT_VOCAB, beam=4)
-    >>> len(dec.lexicon), dec.lm.order
-    (6, 3)
-    """
-    if sentences is None:
-        return BeamSearchDecoder(vocab, beam, frame_shift=frame_shift)
-    texts = [t for t in (normalize_text(s) for s in sentences) if t]
-    lm = NgramLM.train(texts, order=order)
-    lex = Lexicon(w for t in texts for w in t.split()) if lexicon else None
-    return BeamSearchDecoder(vocab, beam, lm=lm, lexicon=lex, alpha=alpha, beta=beta, blank_penalty=blank_penalty,
-                             frame_shift=frame_shift)
-
-
-def asr_operator(session, *, name: str = "asr", chunk_ms: float = 100.0, endpoint: EndpointConfig | None = None,
-                 beam: int | None = None, lm_sentences: Iterable[str] | None = None, alpha: float = DEFAULT_LM_WEIGHT,
-                 beta: float = DEFAULT_WORD_BONUS, order: int = 3, blank_penalty: float = DEFAULT_BLANK_PENALTY,
-                 companion=None, companion_weight: float = DEFAULT_COMPANION_WEIGHT) -> AsrOperator:
-    """An ASR operator on ``session``; ``beam`` and/or ``lm_sentences`` turn on beam-decoded finals.
-
-    ``companion`` (a second ASR session) also decodes each final; the pooled n-best is
-    rescored with both models (:mod:`rnnstream.asr.rescore`).
-    """
-    op = AsrOperator(session, name=name, chunk_ms=chunk_ms, endpoint=endpoint)
-    if beam is None and lm_sentences is None and companion is None:
-        return op
-    dec = None
-    if beam is not None or lm_sentences is not None:  # else the operator rejects the companion
-        dec = build_rescorer(lm_sentences, op.vocab, beam=beam or DEFAULT_BEAM, order=order, alpha=alpha,
-                             beta=beta, blank_penalty=blank_penalty, frame_shift=op.shift)
-    return AsrOperator(session, name=name, chunk_ms=chunk_ms, endpoint=endpoint, rescore=dec, companion=companion,
-                       companion_weight=companion_weight)
 
 
 def load_asr(model: str | Path = DEFAULT_ASR_MODEL, *, provider: str = "auto", chunk_ms: float = 100.0,
              endpoint: EndpointConfig | None = None, companion: str | Path | None = None,
              **decoding) -> AsrOperator:
     """The ASR operator for ``model`` (and ``companion``, e.g. ``builtin:asr-companion``);
-    ``decoding`` is passed to :func:`asr_operator`."""
+    ``decoding`` is passed to :func:`~rnnstream.operators.asr_build.asr_operator`."""
     from rnnstream.runtime.build import resolve_model
 
     session = load_session(resolve_model(str(model)), provider=provider)
@@ -85,13 +45,27 @@ def load_asr(model: str | Path = DEFAULT_ASR_MODEL, *, provider: str = "auto", c
 
 
 class Transcriber:
-    """Streams for many keys at once; keys are small ints chosen by the caller."""
+    """Streams for many keys at once; keys are small ints chosen by the caller.
 
-    def __init__(self, op: AsrOperator, *, max_batch: int = 1024) -> None:
+    ``registry`` receives the pipeline's metrics (a private registry when None).
+    """
+
+    def __init__(self, op: AsrOperator, *, max_batch: int = 1024, registry: CollectorRegistry | None = None) -> None:
         self.op = op
-        self.scheduler = Scheduler(op, max_batch=max_batch)
         self.chunk = op.chunk
+        self.keys = KeyTable()
+        self.source = MemorySource("audio")
+        self.sink = MemorySink("transcripts")
+        self.pipeline = Pipeline(
+            sources=[self.source], operators=[op], sinks=[self.sink], keys=self.keys,
+            dead_letters=MemoryDeadLetters(), settings={op.name: OperatorSettings(max_batch=max_batch)},
+            registry=registry if registry is not None else CollectorRegistry(),
+        )
         self._last: dict[int, str] = {}
+
+    @property
+    def scheduler(self) -> Scheduler:
+        return self.pipeline.schedulers[self.op.name]
 
     def push(self, key_ids: np.ndarray, chunks: np.ndarray, *, end: np.ndarray | None = None) -> list[tuple[int, dict]]:
         """One chunk per key (``chunks [B, chunk]``); ``end`` marks keys whose stream ends after it.
@@ -105,14 +79,21 @@ class Transcriber:
             key_ids = np.concatenate([key_ids, key_ids[end]])
             chunks = np.concatenate([chunks, np.zeros((int(end.sum()), chunks.shape[1]), chunks.dtype)])
             kind = np.concatenate([kind, np.full(int(end.sum()), END, np.int8)])
-        out, emitted = self.scheduler.process(key_ids, np.zeros(key_ids.size), chunks.astype(np.float32), kind)
+        ids = self.keys.intern_many(key_ids.astype(str))
+        self.source.push(RecordBatch.data(ids, np.zeros(ids.size), chunks.astype(np.float32), kind=kind))
+        self.pipeline.step()
+        return [ev for out in self.sink.take() for ev in self._events(out)]
+
+    def _events(self, out: OutputBatch) -> list[tuple[int, dict]]:
+        fields = out.fields[self.op.name]
+        kind = out.kind if out.kind is not None else np.zeros(len(out), np.int8)
         events = []
-        for i in np.flatnonzero(emitted).tolist():
-            k = int(key_ids[i])
-            text = out["text"][i]
-            ev = {"text": text, "start": round(float(out["start"][i]), 3), "end": round(float(out["end"][i]), 3)}
-            if out["final"][i]:
-                events.append((k, {"type": "final", **ev, "words": out["words"][i]}))
+        for i in range(len(out)):
+            k = int(out.keys[i])
+            text = fields["text"][i]
+            ev = {"text": text, "start": round(float(fields["start"][i]), 3), "end": round(float(fields["end"][i]), 3)}
+            if fields["final"][i]:
+                events.append((k, {"type": "final", **ev, "words": fields["words"][i]}))
                 self._last[k] = ""
             elif text != self._last.get(k, "") and kind[i] == DATA:
                 events.append((k, {"type": "partial", **ev}))
@@ -132,11 +113,13 @@ class Transcriber:
         total = padded.size // n
         for c in range(total):
             last = c == total - 1
-            for _, ev in self.push(np.array([key]), padded[None, c * n : (c + 1) * n],
-                                   end=np.array([last])):
+            for _, ev in self.push(np.array([key]), padded[None, c * n : (c + 1) * n], end=np.array([last])):
                 yield ev
 
     def whole_text(self, signal: np.ndarray) -> str:
         """The finals of the whole signal from one model call per model (see
         :meth:`AsrOperator.whole_text`), joined: what streaming it must give."""
         return self.op.whole_text(self._padded(signal))
+
+    def close(self) -> None:
+        self.pipeline.close()

@@ -49,7 +49,7 @@ def build_operator(cfg: OperatorConfig) -> Operator:
     if cfg.type == "anomaly":
         return AnomalyOperator(session, name=cfg.name, threshold=cfg.threshold)
     if cfg.type == "asr":
-        from rnnstream.apps.transcribe import asr_operator
+        from rnnstream.operators.asr_build import asr_operator
 
         companion = None
         if cfg.companion is not None:

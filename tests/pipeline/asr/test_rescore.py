@@ -13,7 +13,7 @@ from rnnstream.asr.beam import BeamSearchDecoder
 from rnnstream.asr.ctc import DEFAULT_VOCAB, Vocab, log_softmax
 from rnnstream.asr.rescore import NbestRescorer, ctc_log_likelihood
 from rnnstream.errors import RnnstreamError
-from rnnstream.apps.transcribe import build_rescorer
+from rnnstream.operators.asr_build import build_rescorer
 
 SMALL = Vocab(symbols=("_", " ", "a", "b"))  # blank, space and two letters: every path can be listed
 

@@ -75,7 +75,7 @@ def test_eval_cli_filters_voices_and_decodes_with_an_lm(tmp_path, asr_model, asr
     from rnnstream.models.corpus.voices import Voice
     from rnnstream.cli.main import main
     from rnnstream.asr.beam import DEFAULT_BLANK_PENALTY, DEFAULT_WORD_BONUS
-    from rnnstream.apps.transcribe import DEFAULT_BEAM
+    from rnnstream.operators.asr_build import DEFAULT_BEAM
 
     monkeypatch.setattr(evalset, "EVAL_SET_VOICES", (Voice("espeak-ng", "en-us+f4"), Voice("espeak-ng", "en+m6")))
     manifest = evalset.build_eval_set(2, tmp_path / "eval", workers=1)

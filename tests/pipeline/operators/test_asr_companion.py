@@ -17,7 +17,8 @@ from rnnstream.cli.asr import add_decoder_args, decoder_options
 from rnnstream.errors import ConfigError, ModelError
 from rnnstream.operators.asr import COMPANION_PREFIX, AsrOperator
 from rnnstream.engine.session import load_session
-from rnnstream.apps.transcribe import Transcriber, asr_operator, build_rescorer
+from rnnstream.apps.transcribe import Transcriber
+from rnnstream.operators.asr_build import asr_operator, build_rescorer
 
 NO_ENDPOINT = EndpointConfig(trailing_silence=1000, no_speech_timeout=1000, max_utterance=1000)
 SHORT = EndpointConfig(trailing_silence=0.1, no_speech_timeout=5, max_utterance=20)

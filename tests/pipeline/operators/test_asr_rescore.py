@@ -14,7 +14,8 @@ from rnnstream.cli.asr import add_decoder_args, decoder_options
 from rnnstream.errors import ConfigError
 from rnnstream.operators.asr import AsrOperator
 from rnnstream.engine.session import load_session
-from rnnstream.apps.transcribe import Transcriber, build_rescorer
+from rnnstream.apps.transcribe import Transcriber
+from rnnstream.operators.asr_build import build_rescorer
 
 NO_ENDPOINT = EndpointConfig(trailing_silence=1000, no_speech_timeout=1000, max_utterance=1000)
 SHORT = EndpointConfig(trailing_silence=0.1, no_speech_timeout=5, max_utterance=20)

@@ -11,7 +11,8 @@ from rnnstream.runtime.build import build_pipeline
 from rnnstream.config import parse_config
 from rnnstream.errors import ConfigError
 from rnnstream.engine.session import load_session
-from rnnstream.apps.transcribe import Transcriber, asr_operator
+from rnnstream.apps.transcribe import Transcriber
+from rnnstream.operators.asr_build import asr_operator
 
 LM_TEXT = ["open the door", "close the window please", "the door is open"]
 
