@@ -1,7 +1,7 @@
 """The live loop: microphone samples -> fixed chunks -> the streaming recogniser.
 
 :class:`LiveTranscription` cuts the 16 kHz stream from a
-:class:`~rnnstream.connectors.microphone.MicrophoneSource` into the recogniser's chunk size
+:class:`~rnnstream.connectors.audio_input.MicrophoneCapture` into the recogniser's chunk size
 from its very first sample, exactly as file transcription cuts a WAV, and ends the stream
 with one more zero-padded chunk marked ``end``. So the events it emits are the events
 ``rnnstream transcribe FILE`` gives for the samples it consumed (``recorded()``), which is

@@ -146,7 +146,7 @@ def format_mic_table(row: dict) -> str:
 
 
 def _cmd_mic(args: argparse.Namespace) -> int:
-    from rnnstream.connectors.microphone import load_sounddevice
+    from rnnstream.connectors.audio_input import load_sounddevice
     from rnnstream.metrics import get_metrics
     from rnnstream.cli.mic import open_source, warm_up
     from rnnstream.apps.transcribe import Transcriber, load_asr

@@ -97,7 +97,7 @@ def quiet_kafka_client() -> None:
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
-    from rnnstream.connectors.microphone import list_input_devices
+    from rnnstream.connectors.audio_input import list_input_devices
 
     devices = list_input_devices()
     if args.json:

@@ -41,10 +41,10 @@ def install_stop_handlers(stop: threading.Event):
 
 
 def open_source(args: argparse.Namespace, metrics=None):
-    """A started MicrophoneSource from the CLI flags (``--device``, ``--capture-rate``, ``--channels``)."""
-    from rnnstream.connectors.microphone import MicrophoneSource
+    """A started MicrophoneCapture from the CLI flags (``--device``, ``--capture-rate``, ``--channels``)."""
+    from rnnstream.connectors.audio_input import MicrophoneCapture
 
-    src = MicrophoneSource(args.device, capture_rate=getattr(args, "capture_rate", None),
+    src = MicrophoneCapture(args.device, capture_rate=getattr(args, "capture_rate", None),
                            channels=getattr(args, "channels", None), buffer_s=getattr(args, "buffer_s", 20.0),
                            latency=getattr(args, "latency", "high"), metrics=metrics)
     src.start()

@@ -9,7 +9,8 @@ import threading
 from importlib import resources
 from pathlib import Path
 
-from rnnstream.config import PipelineConfig, load_config_file, parse_config
+from rnnstream.cli.configfile import load_config_file
+from rnnstream.config import PipelineConfig, parse_config
 from rnnstream.errors import ConfigError
 
 __all__ = ["register", "demo_config", "run_pipeline"]

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from rnnstream.config import OperatorConfig, PipelineConfig
+from rnnstream.config import (AnomalyOperatorConfig, AsrOperatorConfig, ForecastOperatorConfig, OperatorConfig,
+                              PipelineConfig)
 from rnnstream.errors import ConfigError
 from rnnstream.engine.keys import KeyTable
 from rnnstream.operators.anomaly import AnomalyOperator
@@ -43,19 +44,16 @@ def _session(cfg: OperatorConfig, model: str):
 
 
 def build_operator(cfg: OperatorConfig) -> Operator:
+    """The operator a validated operator config describes (its model loaded)."""
     session = _session(cfg, cfg.model)
-    if cfg.type == "forecast":
+    if isinstance(cfg, ForecastOperatorConfig):
         return ForecastOperator(session, name=cfg.name)
-    if cfg.type == "anomaly":
+    if isinstance(cfg, AnomalyOperatorConfig):
         return AnomalyOperator(session, name=cfg.name, threshold=cfg.threshold)
-    if cfg.type == "asr":
+    if isinstance(cfg, AsrOperatorConfig):
         from rnnstream.operators.asr_build import asr_operator
 
-        companion = None
-        if cfg.companion is not None:
-            if cfg.beam is None and cfg.lm is None:
-                raise ConfigError(f"operators[{cfg.name}].companion: needs beam-decoded finals (set beam or lm)")
-            companion = _session(cfg, cfg.companion)
+        companion = None if cfg.companion is None else _session(cfg, cfg.companion)
         return asr_operator(session, name=cfg.name, chunk_ms=cfg.chunk_ms, beam=cfg.beam,
                             lm_sentences=_lm_text(cfg), alpha=cfg.lm_weight, beta=cfg.word_bonus,
                             order=cfg.lm_order, blank_penalty=cfg.blank_penalty, companion=companion,
@@ -74,7 +72,7 @@ def read_lm_text(path: Path, field: str) -> list[str]:
     return lines
 
 
-def _lm_text(cfg: OperatorConfig) -> list[str] | None:
+def _lm_text(cfg: AsrOperatorConfig) -> list[str] | None:
     return None if cfg.lm is None else read_lm_text(cfg.lm, f"operators[{cfg.name}].lm")
 
 

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from rnnstream.runtime.build import build_operator
-from rnnstream.config import OperatorConfig, parse_config
+from rnnstream.config import ForecastOperatorConfig, parse_config
 from rnnstream.connectors.kafka import KafkaSource
 from rnnstream.connectors.kafka_wire import WireMessages
 from rnnstream.connectors.stdio import JsonlDeadLetters
@@ -177,7 +177,7 @@ def member(cluster, model, tmp_path, **source):
     keys, reg = KeyTable(), CollectorRegistry()
     backend = FakeBackend(cluster)
     src = KafkaSource(cfg, keys, width=1, registry=reg, backend=backend)
-    op = build_operator(OperatorConfig(type="forecast", name="forecast", model=str(model), provider="cpu"))
+    op = build_operator(ForecastOperatorConfig(type="forecast", name="forecast", model=str(model), provider="cpu"))
     sink = ListSink()
     p = Pipeline(sources=[src], operators=[op], sinks=[sink], keys=keys, registry=reg,
                  dead_letters=JsonlDeadLetters(tmp_path / "dead.jsonl"))

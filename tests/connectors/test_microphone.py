@@ -1,4 +1,4 @@
-"""MicrophoneSource: unit tests with a scripted stream, then the real PortAudio path.
+"""MicrophoneCapture: unit tests with a scripted stream, then the real PortAudio path.
 
 The real path is sounddevice -> PortAudio (ALSA host API) -> the ALSA ``pulse`` plugin ->
 a PulseAudio null sink's monitor, fed by ``paplay``. The ``virtual_mic`` fixture runs a
@@ -36,7 +36,7 @@ from prometheus_client import CollectorRegistry
 from scipy.signal import resample_poly
 
 from rnnstream.asr.wav import read_wav, write_wav
-from rnnstream.connectors.microphone import InputDevice, MicrophoneSource, choose_format, resolve_device
+from rnnstream.connectors.audio_input import InputDevice, MicrophoneCapture, choose_format, resolve_device
 from rnnstream.errors import ConfigError, ConnectorError
 from rnnstream.metrics import get_metrics
 
@@ -71,14 +71,14 @@ DEVICES = [InputDevice(0, "Built-in Mic", "ALSA", 4, 48000.0, True),
            InputDevice(4, "USB Headset", "ALSA", 1, 16000.0, False)]
 
 
-def scripted_source(rate: int, channels: int, **kw) -> tuple[MicrophoneSource, list[FakeStream]]:
+def scripted_source(rate: int, channels: int, **kw) -> tuple[MicrophoneCapture, list[FakeStream]]:
     streams: list[FakeStream] = []
 
     def factory(index, capture_rate, ch, blocksize, latency, callback):
         streams.append(FakeStream(callback, ch, blocksize))
         return streams[-1]
 
-    src = MicrophoneSource(0, capture_rate=rate, channels=channels, stream_factory=factory, devices=DEVICES, **kw)
+    src = MicrophoneCapture(0, capture_rate=rate, channels=channels, stream_factory=factory, devices=DEVICES, **kw)
     return src, streams
 
 

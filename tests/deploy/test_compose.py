@@ -61,7 +61,7 @@ def test_bind_mounts_exist_and_configs_validate(tools, resolved):
 
 
 def test_prometheus_scrapes_the_daemon_port(tools, resolved):
-    from rnnstream.config import load_config_file
+    from rnnstream.cli.configfile import load_config_file
 
     prom = yaml.safe_load((tools.DEPLOY / "prometheus/prometheus.yml").read_text())
     cfg = load_config_file(tools.DEPLOY / "config/rnnstream.yaml")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnstream.connectors.microphone import InputDevice, MicrophoneSource
+from rnnstream.connectors.audio_input import InputDevice, MicrophoneCapture
 from rnnstream.apps.live import LiveTranscription
 from rnnstream.apps.transcribe import Transcriber, load_asr
 
@@ -32,7 +32,7 @@ class Scripted:
         self.callback(block[:, None], block.size, self.info, self.flags)
 
 
-def make_source(rate: int) -> tuple[MicrophoneSource, list[Scripted]]:
+def make_source(rate: int) -> tuple[MicrophoneCapture, list[Scripted]]:
     streams: list[Scripted] = []
 
     def factory(index, capture_rate, channels, blocksize, latency, callback):
@@ -40,7 +40,7 @@ def make_source(rate: int) -> tuple[MicrophoneSource, list[Scripted]]:
         return streams[-1]
 
     dev = [InputDevice(0, "scripted", "test", 1, float(rate), True)]
-    src = MicrophoneSource(None, capture_rate=rate, channels=1, stream_factory=factory, devices=dev, buffer_s=60)
+    src = MicrophoneCapture(None, capture_rate=rate, channels=1, stream_factory=factory, devices=dev, buffer_s=60)
     src.start(None)
     return src, streams
 

@@ -42,7 +42,10 @@ metrics:
 @pytest.mark.parametrize(
     "edit,field",
     [
-        (lambda t: t.replace("provider: cpu", "provider: tpu"), "operators.0.provider"),
+        (lambda t: t.replace("provider: cpu", "provider: tpu"), "operators.0.forecast.provider"),
+        # A field of another operator type is named, with the types it belongs to.
+        (lambda t: t.replace("provider: cpu", "provider: cpu\n    beam: 8"),
+         "operators.0.forecast.beam: not a field of a forecast operator (it belongs to asr operators)"),
         (lambda t: t.replace("name: out", "name: out\n    colour: red"), "sinks.0.jsonl.colour"),
         (lambda t: t.replace("    ts_field: timestamp", "    speed: -2"), "sources.0.csv.speed"),
         (lambda t: t + "checkpoint:\n  interval_s: 0\n", "checkpoint.interval_s"),

@@ -78,13 +78,14 @@ def test_negative_blank_penalty_is_one_error_naming_the_field(asr_model):
 
 
 def test_companion_without_beam_is_one_error_naming_the_operator(asr_model, asr_companion_model):
-    cfg = parse_config({
-        "sources": [{"type": "stdin", "name": "in"}],
-        "operators": [{"type": "asr", "name": "asr", "model": str(asr_model), "companion": str(asr_companion_model)}],
-        "metrics": {"enabled": False},
-    })
+    # Checked when the config is validated, before any model is loaded.
     with pytest.raises(ConfigError, match=r"operators\[asr\]\.companion: needs beam-decoded finals"):
-        build_pipeline(cfg)
+        parse_config({
+            "sources": [{"type": "stdin", "name": "in"}],
+            "operators": [{"type": "asr", "name": "asr", "model": str(asr_model),
+                           "companion": str(asr_companion_model)}],
+            "metrics": {"enabled": False},
+        })
     with pytest.raises(ConfigError, match="companion_weight"):
         parse_config({"sources": [{"type": "stdin", "name": "in"}], "operators": [
             {"type": "asr", "name": "asr", "model": str(asr_model), "beam": 4, "companion": "x.onnx",

@@ -1,0 +1,107 @@
+"""Operator configs: a discriminated union on ``type``, one model per kind of operator.
+
+Each type carries only its own fields, so a field of another type is an error that names it:
+
+>>> from pydantic import TypeAdapter
+>>> ops = TypeAdapter(OperatorConfig)
+>>> ops.validate_python({"type": "asr", "name": "a", "model": "builtin:asr", "beam": 8}).beam
+8
+>>> owners("beam")
+['asr']
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field
+
+from rnnstream.asr.beam import DEFAULT_BLANK_PENALTY, DEFAULT_LM_WEIGHT, DEFAULT_WORD_BONUS
+from rnnstream.asr.rescore import DEFAULT_COMPANION_WEIGHT
+from rnnstream.config.base import Frozen
+from rnnstream.errors import ConfigError
+
+__all__ = ["OperatorConfig", "ForecastOperatorConfig", "AnomalyOperatorConfig", "RnnOperatorConfig",
+           "AsrOperatorConfig", "BatchingConfig", "StateConfig", "OPERATOR_CONFIGS", "owners"]
+
+
+class BatchingConfig(Frozen):
+    max_batch: int = Field(1024, gt=0, description="most keys per ONNX Runtime call")
+    max_wait_ms: float = Field(5.0, ge=0, description="longest a record waits for its batch to fill")
+
+
+class StateConfig(Frozen):
+    max_bytes: int | None = Field(None, gt=0, description="LRU bound on live state bytes")
+    ttl_s: float | None = Field(None, gt=0, description="drop keys idle this long in event time")
+
+
+class _Operator(Frozen):
+    """Fields every operator has: its model, where it runs, batching and state bounds."""
+
+    name: str
+    model: str = Field(description="path to a .onnx/.json, or builtin:forecast / builtin:anomaly / builtin:asr "
+                       "/ builtin:asr-companion")
+    provider: Literal["auto", "cpu", "cuda"] = "auto"
+    intra_op_threads: int = Field(1, gt=0)
+    inter_op_threads: int = Field(1, gt=0)
+    batching: BatchingConfig = BatchingConfig()
+    state: StateConfig = StateConfig()
+
+
+class ForecastOperatorConfig(_Operator):
+    """p10/p50/p90 for the next steps of each key's series."""
+
+    type: Literal["forecast"]
+
+
+class AnomalyOperatorConfig(_Operator):
+    """Anomaly likelihood per event; ``alert`` when it passes the threshold."""
+
+    type: Literal["anomaly"]
+    threshold: float | None = Field(None, ge=0, le=1, description="alert threshold (default: the model's)")
+
+
+class RnnOperatorConfig(_Operator):
+    """Any exported model run as is: each event is one step."""
+
+    type: Literal["rnn"]
+
+
+class AsrOperatorConfig(_Operator):
+    """Streaming speech recognition: audio chunks in, partial and final text out."""
+
+    type: Literal["asr"]
+    chunk_ms: float = Field(100.0, gt=0, description="audio chunk per event, a multiple of 20 ms")
+    beam: int | None = Field(None, ge=1, description="prefix beam search for finals with this many beams")
+    lm: Path | None = Field(None, description="text file, one sentence per line: word n-gram LM + lexicon")
+    lm_order: int = Field(3, ge=1, le=5, description="n-gram order of the lm")
+    lm_weight: float = Field(DEFAULT_LM_WEIGHT, ge=0, description="LM weight alpha (with lm)")
+    word_bonus: float = Field(DEFAULT_WORD_BONUS, description="score added per word, beta (with lm)")
+    blank_penalty: float = Field(DEFAULT_BLANK_PENALTY, ge=0, allow_inf_nan=False,
+                                 description="nats taken from the blank per frame (with lm)")
+    companion: str | None = Field(None, description="second ASR model that also decodes finals, e.g. "
+                                  "builtin:asr-companion (needs beam or lm)")
+    companion_weight: float = Field(DEFAULT_COMPANION_WEIGHT, ge=0, lt=1,
+                                    description="the companion's share of the acoustic score")
+
+    def model_post_init(self, _: Any) -> None:
+        # The one place this rule lives: configs, flags and the library all build this model.
+        if self.companion is not None and self.beam is None and self.lm is None:
+            raise ConfigError(f"operators[{self.name}].companion: needs beam-decoded finals (set beam or lm)")
+
+
+OperatorConfig = Annotated[
+    Union[ForecastOperatorConfig, AnomalyOperatorConfig, RnnOperatorConfig, AsrOperatorConfig],
+    Field(discriminator="type"),
+]
+
+OPERATOR_CONFIGS: dict[str, type[_Operator]] = {
+    "forecast": ForecastOperatorConfig, "anomaly": AnomalyOperatorConfig, "rnn": RnnOperatorConfig,
+    "asr": AsrOperatorConfig,
+}
+
+
+def owners(field: str) -> list[str]:
+    """The operator types that have ``field`` (for errors about a field on the wrong type)."""
+    return [t for t, cls in OPERATOR_CONFIGS.items() if field in cls.model_fields]

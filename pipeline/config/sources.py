@@ -1,0 +1,110 @@
+"""Source configs: files, standard input, Kafka, MQTT and the microphone, one model per ``type``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field
+
+from rnnstream.config.base import Frozen
+
+__all__ = ["SourceConfig", "FileSourceConfig", "StdinSourceConfig", "KafkaSourceConfig", "MqttSourceConfig",
+           "MicrophoneSourceConfig", "KafkaLibrary"]
+
+
+class _RecordFields(Frozen):
+    key_field: str = "key"
+    ts_field: str = "ts"
+    value_fields: list[str] = Field(default_factory=lambda: ["value"], min_length=1)
+    max_record_bytes: int = Field(65536, gt=0, description="larger records are dead-lettered as oversized")
+    batch_records: int = Field(4096, gt=0, description="records decoded per micro-batch")
+
+
+class FileSourceConfig(_RecordFields):
+    """Replay a CSV or JSONL file (as fast as possible, or at ``speed`` x recorded pace)."""
+
+    type: Literal["csv", "jsonl"]
+    name: str
+    path: Path
+    speed: float = Field(0.0, ge=0, description="0 = as fast as possible; 1 = recorded pace; 10 = ten times faster")
+
+
+class StdinSourceConfig(_RecordFields):
+    """JSON lines (or CSV with ``format: csv``) from standard input."""
+
+    type: Literal["stdin"]
+    name: str = "stdin"
+    format: Literal["jsonl", "csv"] = "jsonl"
+
+
+KafkaLibrary = Literal["kafka-python", "confluent"]
+
+
+class KafkaSourceConfig(_RecordFields):
+    """A consumer-group member; its state goes to a compacted changelog topic with the offsets."""
+
+    type: Literal["kafka"]
+    name: str
+    topics: list[str] = Field(min_length=1)
+    bootstrap_servers: list[str] = Field(min_length=1)
+    group_id: str
+    library: KafkaLibrary = Field("kafka-python", description="kafka-python (pure Python) or confluent (librdkafka)")
+    format: Literal["json", "text", "audio"] = "json"
+    sample_rate: int | None = Field(None, gt=0, description="audio: reject chunks whose sample-rate header differs")
+    max_in_flight: int = Field(50000, gt=0, description="records handed out since the last commit before pausing")
+    changelog_topic: str | None = Field(None, description="default: <group_id>-changelog")
+    changelog_partitions: int | None = Field(None, gt=0, description="default: the most partitions of any input topic")
+    changelog_replication: int = Field(
+        -1, ge=-1, description="replication factor when rnnstream creates the topic; -1: the broker's default"
+    )
+    changelog_chunk_bytes: int = Field(512 * 1024, ge=1024, le=8 * 1024 * 1024)
+    start: Literal["earliest", "latest"] = Field("earliest", description="where a partition with no state starts")
+    commit_timeout_s: float = Field(60.0, gt=0, description="longest a changelog write may wait for acks")
+    client: dict[str, Any] = Field(default_factory=dict, description="passed to the Kafka client (SSL/SASL...)")
+
+    @property
+    def changelog(self) -> str:
+        return self.changelog_topic or f"{self.group_id}-changelog"
+
+
+class MqttSourceConfig(_RecordFields):
+    """QoS 1 subscriptions; a wildcard level of the topic names the key. State: the checkpoint file."""
+
+    type: Literal["mqtt"]
+    name: str
+    host: str = "127.0.0.1"
+    port: int = Field(1883, gt=0, lt=65536)
+    topics: list[str] = Field(min_length=1)
+    key_from_topic: int | None = Field(
+        None, ge=0, description="topic level (0-based) that names the key; None: the whole topic"
+    )
+    qos: int = Field(1, ge=0, le=2)
+    client_id: str | None = Field(None, description="set it (with clean_session false) to get queued messages back")
+    clean_session: bool = True
+    keepalive_s: int = Field(30, gt=0)
+    queue_size: int = Field(100000, gt=0, description="received messages buffered before the client blocks")
+    client: dict[str, Any] = Field(default_factory=dict, description="username, password, tls (paho tls_set kwargs)")
+
+
+class MicrophoneSourceConfig(Frozen):
+    """A PortAudio input device as one live audio stream: 16 kHz mono chunks of ``chunk_ms``."""
+
+    type: Literal["microphone"]
+    name: str = "mic"
+    key: str = Field("mic", description="the stream key of the audio")
+    device: str | int | None = Field(None, description="PortAudio index or name; None: the default input")
+    capture_rate: int | None = Field(None, gt=0, description="Hz; None: 16 kHz if the device takes it, else its own")
+    channels: int | None = Field(None, gt=0, description="None: the fewest the device takes (downmixed to mono)")
+    chunk_ms: float = Field(100.0, gt=0, description="audio per record; the asr operator's chunk_ms")
+    buffer_s: float = Field(20.0, gt=0, description="ring buffer between the audio thread and the pipeline")
+    latency: Literal["low", "high"] | float = Field("high", description="PortAudio buffering: low, high or seconds")
+    max_seconds: float | None = Field(None, gt=0, description="end the stream after this much audio; None: at stop")
+
+
+SourceConfig = Annotated[
+    Union[FileSourceConfig, StdinSourceConfig, KafkaSourceConfig, MqttSourceConfig, MicrophoneSourceConfig],
+    Field(discriminator="type"),
+]
+
+
