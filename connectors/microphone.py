@@ -14,6 +14,7 @@ zero-padded and an END record, so an utterance in progress comes out as a final.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import numpy as np
@@ -27,6 +28,8 @@ from rnnstream.errors import ConfigError
 from rnnstream.metrics import get_metrics
 
 __all__ = ["MicrophoneSource", "make_source", "cut"]
+
+log = logging.getLogger(__name__)
 
 
 def cut(samples: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -73,6 +76,7 @@ class MicrophoneSource:
         if self._capture is None:
             self._capture = self._make()
             self._capture.start()
+            log.info("source %s listening on %s as stream %r", self.name, self._capture.device.name, self.cfg.key)
         if self._finishing:
             samples = self._capture.stop()
         else:
