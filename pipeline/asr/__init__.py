@@ -1,1 +1,19 @@
-__all__: list[str] = []
+"""Speech decoding: features, CTC, beam search with a word LM, rescoring, endpointing, text, WAV.
+
+Only what the runtime needs to turn audio into text lives here; building training corpora
+is :mod:`rnnstream.models.corpus`, and the operator that runs a model is
+:class:`~rnnstream.operators.asr.AsrOperator`.
+"""
+
+from __future__ import annotations
+
+from rnnstream.asr.beam import BeamSearchDecoder
+from rnnstream.asr.ctc import DEFAULT_VOCAB, GreedyDecoder, Vocab
+from rnnstream.asr.endpoint import EndpointConfig, Endpointer
+from rnnstream.asr.lm import Lexicon, NgramLM
+from rnnstream.asr.rescore import NbestRescorer
+from rnnstream.asr.text import normalize_text
+from rnnstream.asr.wav import load_mono_16k, read_wav, write_wav
+
+__all__ = ["BeamSearchDecoder", "DEFAULT_VOCAB", "GreedyDecoder", "Vocab", "EndpointConfig", "Endpointer",
+           "Lexicon", "NgramLM", "NbestRescorer", "normalize_text", "load_mono_16k", "read_wav", "write_wav"]
