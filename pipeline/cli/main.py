@@ -19,7 +19,8 @@ __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 # Order here is the order in --help.
 COMMAND_MODULES = (
     "rnnstream.cli.run",
-    "rnnstream.cli.asr",
+    "rnnstream.cli.transcribe",
+    "rnnstream.cli.corpus",
     "rnnstream.cli.audio",
     "rnnstream.cli.train",
     "rnnstream.cli.eval",

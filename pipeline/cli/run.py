@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from rnnstream.cli.configfile import load_config_file
+from rnnstream.cli.options import add_max_seconds
 from rnnstream.config import PipelineConfig, parse_config
 from rnnstream.errors import ConfigError
 
@@ -26,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "then drain, flush and commit.",
     )
     p.add_argument("config", nargs="?", help="pipeline YAML; omitted: the embedded demo")
-    p.add_argument("--max-seconds", type=float, default=None, help="stop after this long (drains first)")
+    add_max_seconds(p, "stop after this long (drains first)")
     p.set_defaults(func=_cmd_run)
 
     v = sub.add_parser("validate", help="check a config file; exit 2 with one line naming the bad field")

@@ -1,4 +1,5 @@
-"""``rnnstream train forecast|anomaly``: train a quantile model from flags or a YAML file.
+"""``rnnstream train forecast|anomaly``: train a quantile model from flags or a YAML file;
+``rnnstream train asr``: the streaming CTC acoustic model on a speech corpus.
 
 Flags override the file. torch is imported only when the command runs, so the runtime
 never needs it. The exact flags-only command that reproduces a run is written into the
@@ -8,6 +9,7 @@ model's manifest (``training.command``).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shlex
 from pathlib import Path
@@ -85,10 +87,43 @@ def register(sub: argparse._SubParsersAction) -> None:
         t.add_argument("--no-progress", action="store_true", help="no progress bar")
         t.add_argument("--stop-after-steps", type=int, default=None, help=argparse.SUPPRESS)
         t.set_defaults(func=_cmd_train)
-    from rnnstream.cli.asr import register_train_asr
+    _register_asr(tasks)
 
-    register_train_asr(tasks)
 
+def _register_asr(train_sub: argparse._SubParsersAction) -> None:
+    a = train_sub.add_parser(
+        "asr",
+        help="train the streaming CTC acoustic model on a speech corpus (needs torch)",
+        description="Trains a unidirectional GRU/LSTM with a character CTC head on stacked log-mel frames, "
+        "checkpointing every N steps (--resume continues), then exports ONNX + manifest.",
+    )
+    a.add_argument("--corpus", type=Path, nargs="+", required=True,
+                   help="corpus directories (manifest.jsonl each), trained on together")
+    a.add_argument("--init", type=Path, default=None,
+                   help="fine-tune: start from the weights in this checkpoint directory, or from an "
+                        "exported model (e.g. models/artifacts/asr.onnx), keeping its feature normalisation")
+    a.add_argument("--warp", type=float, nargs=2, metavar=("LO", "HI"), default=None,
+                   help="vocal-tract warp range applied to training features (default 0.85 1.2)")
+    a.add_argument("--band-limit-prob", type=float, default=None,
+                   help="share of training utterances band-limited to 3.4-4.2 kHz (default 0.15)")
+    a.add_argument("--out", type=Path, default=Path("asr.onnx"))
+    a.add_argument("--checkpoint-dir", type=Path, default=Path("runs/asr"))
+    a.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="gru")
+    a.add_argument("--layers", type=int, default=2)
+    a.add_argument("--hidden", type=int, default=320)
+    a.add_argument("--proj", type=int, default=256)
+    a.add_argument("--epochs", type=int, default=30)
+    a.add_argument("--batch-frames", type=int, default=12000)
+    a.add_argument("--lr", type=float, default=2e-3)
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--max-steps", type=int, default=None)
+    a.add_argument("--max-minutes", type=float, default=None, help="time box; the best model so far is exported")
+    a.add_argument("--threads", type=int, default=2)
+    a.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where torch trains: auto uses a GPU when torch sees one (default auto)")
+    a.add_argument("--patience", type=int, default=4, help="epochs without validation gain before stopping")
+    a.add_argument("--resume", action="store_true", help="continue from the checkpoint in --checkpoint-dir")
+    a.set_defaults(func=_cmd_train_asr)
 
 def _set(tree: dict, dotted: str, value: Any) -> None:
     *parents, leaf = dotted.split(".")
@@ -175,4 +210,25 @@ def _cmd_train(args: argparse.Namespace) -> int:
           f"best val loss {best} at step {result.best_step}, parity error {result.parity_error:.1e}, "
           f"loss curves {result.plot_path}")
     print(f"reproduce with: {command}")
+    return 0
+
+
+def _feature_augment(args: argparse.Namespace):
+    from rnnstream.models.asr_augment import FeatureAugment
+
+    given = {"warp": tuple(args.warp) if args.warp else None, "band_limit_prob": args.band_limit_prob}
+    return FeatureAugment(**{k: v for k, v in given.items() if v is not None})
+
+
+def _cmd_train_asr(args: argparse.Namespace) -> int:
+    from rnnstream.models.asr_trainer import AsrTrainConfig, train_asr
+
+    cfg = AsrTrainConfig(
+        corpus=args.corpus, out=args.out, checkpoint_dir=args.checkpoint_dir, cell=args.cell, layers=args.layers,
+        hidden=args.hidden, proj=args.proj, epochs=args.epochs, batch_frames=args.batch_frames, lr=args.lr,
+        seed=args.seed, max_steps=args.max_steps, max_minutes=args.max_minutes, threads=args.threads,
+        init=args.init, augment=_feature_augment(args), patience=args.patience, device=args.device,
+    )
+    result = train_asr(cfg, resume=args.resume)
+    print(json.dumps(result))
     return 0
