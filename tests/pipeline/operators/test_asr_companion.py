@@ -3,7 +3,6 @@ every final, and streaming, batching and errors behave as with one model."""
 
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 import pytest
@@ -13,7 +12,6 @@ from hypothesis import strategies as st
 from rnnstream.asr.ctc import log_softmax
 from rnnstream.asr.endpoint import EndpointConfig
 from rnnstream.asr.rescore import NbestRescorer
-from rnnstream.cli.asr import add_decoder_args, decoder_options
 from rnnstream.errors import ConfigError, ModelError
 from rnnstream.operators.asr import COMPANION_PREFIX, AsrOperator
 from rnnstream.engine.session import load_session
@@ -102,22 +100,3 @@ def test_companion_mismatches_are_one_clear_error(main_session, companion, model
                              features=feats)
     with pytest.raises(ModelError, match="companion: .* other log-mel frames"):
         pair_op(main_session, load_session(other, provider="cpu"))
-
-
-def _args(*argv: str) -> argparse.Namespace:
-    p = argparse.ArgumentParser()
-    add_decoder_args(p)
-    return p.parse_args(list(argv))
-
-
-def test_companion_flags(tmp_path):
-    lm = tmp_path / "lm.txt"
-    lm.write_text("\n".join(LM) + "\n")
-    opts = decoder_options(_args("--lm", str(lm), "--companion", "builtin:asr-companion", "--companion-weight", "0.4"))
-    assert opts["companion"] == "builtin:asr-companion" and opts["companion_weight"] == 0.4
-    assert decoder_options(_args())["companion"] is None
-    with pytest.raises(ConfigError, match="--companion: needs"):
-        decoder_options(_args("--companion", "builtin:asr-companion"))
-    for bad in ("1", "-0.1", "nan"):
-        with pytest.raises(ConfigError, match="--companion-weight"):
-            decoder_options(_args("--beam", "4", "--companion", "x.onnx", "--companion-weight", bad))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 import pytest
@@ -10,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnstream.asr.endpoint import EndpointConfig
-from rnnstream.cli.asr import add_decoder_args, decoder_options
 from rnnstream.errors import ConfigError
 from rnnstream.operators.asr import AsrOperator
 from rnnstream.engine.session import load_session
@@ -93,30 +91,3 @@ def test_posterior_slab_is_only_kept_when_rescoring(session):
     assert "post" not in {e.name for e in plain.spec.extras}
     (post,) = [e for e in beam.spec.extras if e.name == "post"]
     assert post.shape == (beam.max_frames, len(beam.vocab)) and beam.max_frames >= 4.0 / beam.shift
-
-
-def _args(*argv: str) -> argparse.Namespace:
-    p = argparse.ArgumentParser()
-    add_decoder_args(p)
-    return p.parse_args(list(argv))
-
-
-def test_decoder_flags(tmp_path):
-    assert decoder_options(_args())["lm_sentences"] is None
-    lm = tmp_path / "lm.txt"
-    lm.write_text("turn the light on\n\nturn it off\n")
-    opts = decoder_options(_args("--lm", str(lm), "--lm-weight", "0.7"))
-    assert opts["lm_sentences"] == ["turn the light on", "turn it off"] and opts["alpha"] == 0.7
-    with pytest.raises(ConfigError, match="--lm: cannot read"):
-        decoder_options(_args("--lm", str(tmp_path / "missing.txt")))
-    with pytest.raises(ConfigError, match="--beam"):
-        decoder_options(_args("--beam", "0"))
-    with pytest.raises(ConfigError, match="--lm-order"):
-        decoder_options(_args("--lm-order", "7"))
-    assert decoder_options(_args("--lm", str(lm), "--lm-order", "4"))["order"] == 4
-    assert decoder_options(_args("--lm", str(lm), "--blank-penalty", "0.5"))["blank_penalty"] == 0.5
-    with pytest.raises(ConfigError, match="--blank-penalty"):
-        decoder_options(_args("--blank-penalty", "-1"))
-    (tmp_path / "empty.txt").write_text("\n")
-    with pytest.raises(ConfigError, match="has no text"):
-        decoder_options(_args("--lm", str(tmp_path / "empty.txt")))
