@@ -165,6 +165,10 @@ class MqttSink:
         self._dumps = json.JSONEncoder(separators=(",", ":")).encode
 
     def write(self, batch: OutputBatch) -> None:
+        # paho accepts a publish before the connection is up but marks it failed (it may still
+        # go out later), so flush() could not tell delivered from lost: publish only connected.
+        if len(batch) and not self._connected.wait(self.cfg.flush_timeout_s):
+            raise ConnectorError(f"mqtt sink {self.name}: not connected to {self.cfg.host}:{self.cfg.port}")
         template = self.cfg.topic
         for key, row in zip(batch.keys.tolist(), batch.rows()):
             safe = str(key).replace("+", "_").replace("#", "_")
