@@ -3,4 +3,8 @@
 Importing this package needs no torch; the torch modules import it lazily.
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from rnnstream.models.train_config import TrainConfig, config_digest
+
+__all__ = ["TrainConfig", "config_digest"]
