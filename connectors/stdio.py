@@ -1,7 +1,10 @@
 """Standard input as a source; JSON lines on standard output or in a file as sinks.
 
-Sinks write one JSON object per output row. ``JsonlSink.flush`` fsyncs, so a checkpoint
-taken after it never runs ahead of the output file.
+Sinks write one JSON object per output row. ``JsonlSink.flush`` fsyncs a regular file, so a
+checkpoint taken after it never runs ahead of the output file. Any path that can be opened
+for writing works: a pipe, a FIFO, ``/dev/null`` or ``/dev/stdout`` is flushed but not
+fsynced (fsync means nothing there and fails with EINVAL). A failing write is one
+:class:`ConnectorError` naming the sink.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import base64
 import json
 import os
 import queue
+import stat
 import sys
 import threading
 import time
@@ -22,7 +26,7 @@ from rnnstream.errors import ConnectorError
 from rnnstream.engine.keys import KeyTable
 from rnnstream.engine.records import DeadRecord, OutputBatch, RecordBatch
 
-__all__ = ["StdinSource", "StdoutSink", "JsonlSink", "JsonlDeadLetters", "dead_to_json"]
+__all__ = ["StdinSource", "StdoutSink", "JsonlSink", "JsonlDeadLetters", "dead_to_json", "is_regular"]
 
 
 class StdinSource:
@@ -91,6 +95,14 @@ class StdinSource:
         """The reader thread is a daemon; it ends with the process."""
 
 
+def is_regular(stream: IO[str]) -> bool:
+    """Whether ``stream`` is a regular file, the only kind where fsync makes data durable."""
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError):  # closed, or no file descriptor (a StringIO in tests)
+        return False
+
+
 class _JsonLines:
     def __init__(self, name: str, stream: IO[str]) -> None:
         self.name = name
@@ -98,10 +110,17 @@ class _JsonLines:
 
     def write(self, batch: OutputBatch) -> None:
         if len(batch):
-            self._out.write("".join(json.dumps(row, separators=(",", ":")) + "\n" for row in batch.rows()))
+            text = "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in batch.rows())
+            try:
+                self._out.write(text)
+            except OSError as exc:
+                raise ConnectorError(f"sink {self.name!r}: write failed: {exc.strerror or exc}") from None
 
     def flush(self) -> None:
-        self._out.flush()
+        try:
+            self._out.flush()
+        except OSError as exc:
+            raise ConnectorError(f"sink {self.name!r}: write failed: {exc.strerror or exc}") from None
 
 
 class StdoutSink(_JsonLines):
@@ -122,10 +141,15 @@ class JsonlSink(_JsonLines):
         except OSError as exc:
             raise ConnectorError(f"sink {name!r}: cannot open {path}: {exc.strerror}") from None
         super().__init__(name, stream)
+        self._sync = is_regular(stream)
 
     def flush(self) -> None:
-        self._out.flush()
-        os.fsync(self._out.fileno())
+        super().flush()
+        if self._sync:
+            try:
+                os.fsync(self._out.fileno())
+            except OSError as exc:
+                raise ConnectorError(f"sink {self.name!r}: fsync failed: {exc.strerror or exc}") from None
 
     def close(self) -> None:
         self.flush()
@@ -149,17 +173,24 @@ class JsonlDeadLetters:
             self._out: IO[str] = sys.stderr
             self._own = False
         else:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._out = open(path, "a", encoding="utf-8")
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                self._out = open(path, "a", encoding="utf-8")
+            except OSError as exc:
+                raise ConnectorError(f"dead_letter: cannot open {path}: {exc.strerror}") from None
             self._own = True
+        self._sync = self._own and is_regular(self._out)
 
     def write_dead(self, records: list[DeadRecord]) -> None:
         self._out.write("".join(json.dumps({"dead_letter": dead_to_json(r)}, default=str) + "\n" for r in records))
 
     def flush(self) -> None:
-        self._out.flush()
-        if self._own:
-            os.fsync(self._out.fileno())
+        try:
+            self._out.flush()
+            if self._sync:
+                os.fsync(self._out.fileno())
+        except OSError as exc:
+            raise ConnectorError(f"dead_letter: write failed: {exc.strerror or exc}") from None
 
     def close(self) -> None:
         self.flush()
