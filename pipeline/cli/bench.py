@@ -52,6 +52,40 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(func=_cmd_asr)
     _register_kafka(bsub)
     _register_mic(bsub)
+    _register_pipeline(bsub)
+
+
+def _register_pipeline(bsub: argparse._SubParsersAction) -> None:
+    p = bsub.add_parser(
+        "pipeline",
+        help="file and stdin -> operators -> JSONL, beside the engine alone on the same events",
+        description="Writes --events JSON lines over --keys keys, runs them through the product's path (a "
+        "file or stdin source, the operators, a jsonl sink to /dev/null) and through the operators' "
+        "schedulers alone on the same events, and prints each path's share of the engine-alone rate.",
+    )
+    p.add_argument("--keys", type=int, default=1_000_000, help="distinct keys (default %(default)s)")
+    p.add_argument("--events", type=int, default=2_000_000, help="events in all (default %(default)s)")
+    p.add_argument("--operators", default="anomaly", help="comma-separated: anomaly, forecast (default %(default)s)")
+    p.add_argument("--sources", default="file,stdin", help="comma-separated: file, stdin (default %(default)s)")
+    p.add_argument("--batch", type=int, default=4096, help="records per micro-batch and max_batch (default %(default)s)")
+    add_json_file(p, ROWS_HELP)
+    p.set_defaults(func=_cmd_pipeline)
+
+
+def _cmd_pipeline(args: argparse.Namespace) -> int:
+    from rnnstream.bench.pipeline import format_pipeline_table, run_pipeline_bench
+
+    sources = tuple(s.strip() for s in args.sources.split(",") if s.strip())
+    bad = [s for s in sources if s not in ("file", "stdin")]
+    if bad or not sources:
+        raise ConfigError(f"--sources: file and/or stdin, got {args.sources!r}")
+    rows = run_pipeline_bench(keys=args.keys, events=args.events, batch=args.batch, sources=sources,
+                              operators=tuple(o.strip() for o in args.operators.split(",") if o.strip()))
+    print(f"rnnstream bench pipeline on {platform.machine()} ({platform.python_version()}), intra_op_threads=1")
+    print(format_pipeline_table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
 
 
 def _register_kafka(bsub: argparse._SubParsersAction) -> None:
