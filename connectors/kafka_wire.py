@@ -42,9 +42,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 
 from rnnstream.connectors.decode import CONTROLS, RecordRejected, parse_ts, record_values
 from rnnstream.engine.keys import KeyTable
+from rnnstream.connectors.encode import encode_values
 from rnnstream.engine.records import DATA, DeadRecord, OutputBatch, RecordBatch
 
 __all__ = [
@@ -80,21 +82,6 @@ WIRE_REASONS = (
     "non_finite", "wrong_width", "bad_timestamp", "bad_control", "bad_header", "unsupported_content_type",
 )
 """Dead-letter reasons the Kafka decoder gives (the file decoder's, plus header problems)."""
-
-try:  # optional: several times faster; the json module gives the same bytes for finite values
-    import orjson
-
-    _dumps = orjson.dumps
-    _fast_loads = orjson.loads
-    _FastError: type[Exception] = orjson.JSONDecodeError
-except ImportError:  # pragma: no cover - depends on the environment
-    _encode = json.JSONEncoder(separators=(",", ":")).encode
-
-    def _dumps(row: Any) -> bytes:
-        return _encode(row).encode()
-
-    _fast_loads = json.loads
-    _FastError = ValueError
 
 _ACCEPT = {
     "json": {JSON_TYPE, "application/json; charset=utf-8"},
@@ -187,8 +174,8 @@ class WireDecoder:
 
     def _json(self, value: bytes, key: str | None, ts_default: float):
         try:
-            obj = _fast_loads(value)
-        except _FastError:
+            obj = orjson.loads(value)
+        except orjson.JSONDecodeError:
             # The slow path tells a NaN literal or bad UTF-8 apart from broken JSON.
             try:
                 obj = json.loads(value.decode("utf-8"))
@@ -318,16 +305,15 @@ class WireDecoder:
 
 def encode_rows(batch: OutputBatch) -> tuple[list[bytes], list[bytes], list[list[tuple[str, bytes]]]]:
     """(keys, values, headers) for every output row; headers carry the source triple for dedup."""
-    rows = batch.rows()
-    values = [_dumps(r) for r in rows]
+    values = encode_values(batch)
     keys = [str(k).encode() for k in batch.keys.tolist()]
     ctype = (CONTENT_TYPE, JSON_TYPE.encode())
     topic = batch.meta.get("source_topic")
     if topic is None:
-        return keys, values, [[ctype] for _ in rows]
+        return keys, values, [[ctype] for _ in values]
     parts = batch.meta["source_partition"].tolist()
     offs = batch.meta["source_offset"].tolist()
-    seqs = batch.meta["seq"].tolist() if "seq" in batch.meta else [-1] * len(rows)
+    seqs = batch.meta["seq"].tolist() if "seq" in batch.meta else [-1] * len(values)
     headers = []
     for t, p, o, s in zip(topic.tolist(), parts, offs, seqs):
         h = [ctype, (SRC_TOPIC, str(t).encode()), (SRC_PARTITION, b"%d" % p), (SRC_OFFSET, b"%d" % o)]

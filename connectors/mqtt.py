@@ -17,7 +17,6 @@ with QoS 1; ``flush`` waits for every PUBACK.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -30,6 +29,7 @@ from rnnstream.config import MqttSinkConfig, MqttSourceConfig
 from rnnstream.connectors.kafka_wire import WireDecoder, WireMessages
 from rnnstream.errors import ConnectorError
 from rnnstream.engine.keys import KeyTable
+from rnnstream.connectors.encode import encode_values
 from rnnstream.engine.records import OutputBatch, RecordBatch
 
 __all__ = ["MqttSource", "MqttSink", "make_source", "make_sink", "topic_key"]
@@ -162,7 +162,6 @@ class MqttSink:
         self._client.connect_async(cfg.host, cfg.port)
         self._client.loop_start()
         self._pending: list = []
-        self._dumps = json.JSONEncoder(separators=(",", ":")).encode
 
     def write(self, batch: OutputBatch) -> None:
         # paho accepts a publish before the connection is up but marks it failed (it may still
@@ -170,9 +169,9 @@ class MqttSink:
         if len(batch) and not self._connected.wait(self.cfg.flush_timeout_s):
             raise ConnectorError(f"mqtt sink {self.name}: not connected to {self.cfg.host}:{self.cfg.port}")
         template = self.cfg.topic
-        for key, row in zip(batch.keys.tolist(), batch.rows()):
+        for key, value in zip(batch.keys.tolist(), encode_values(batch)):
             safe = str(key).replace("+", "_").replace("#", "_")
-            info = self._client.publish(template.replace("{key}", safe), self._dumps(row), qos=self.cfg.qos)
+            info = self._client.publish(template.replace("{key}", safe), value, qos=self.cfg.qos)
             self._pending.append(info)
 
     def flush(self) -> None:

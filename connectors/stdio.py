@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from rnnstream.config import StdinSourceConfig
 from rnnstream.connectors.decode import RecordDecoder
+from rnnstream.connectors.encode import encode_jsonl
 from rnnstream.errors import ConnectorError
 from rnnstream.engine.keys import KeyTable
 from rnnstream.engine.records import DeadRecord, OutputBatch, RecordBatch
@@ -104,13 +105,14 @@ def is_regular(stream: IO[str]) -> bool:
 
 
 class _JsonLines:
-    def __init__(self, name: str, stream: IO[str]) -> None:
+    def __init__(self, name: str, stream: IO[str], *, float_precision: int | None = None) -> None:
         self.name = name
         self._out = stream
+        self.float_precision = float_precision
 
     def write(self, batch: OutputBatch) -> None:
         if len(batch):
-            text = "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in batch.rows())
+            text = encode_jsonl(batch, float_precision=self.float_precision).decode()
             try:
                 self._out.write(text)
             except OSError as exc:
@@ -124,8 +126,9 @@ class _JsonLines:
 
 
 class StdoutSink(_JsonLines):
-    def __init__(self, name: str = "stdout", stream: IO[str] | None = None) -> None:
-        super().__init__(name, stream if stream is not None else sys.stdout)
+    def __init__(self, name: str = "stdout", stream: IO[str] | None = None, *,
+                 float_precision: int | None = None) -> None:
+        super().__init__(name, stream if stream is not None else sys.stdout, float_precision=float_precision)
 
     def close(self) -> None:
         self.flush()
@@ -134,13 +137,13 @@ class StdoutSink(_JsonLines):
 class JsonlSink(_JsonLines):
     """Appends JSON lines to a file; ``flush`` makes them durable."""
 
-    def __init__(self, name: str, path: Path) -> None:
+    def __init__(self, name: str, path: Path, *, float_precision: int | None = None) -> None:
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             stream = open(path, "a", encoding="utf-8")
         except OSError as exc:
             raise ConnectorError(f"sink {name!r}: cannot open {path}: {exc.strerror}") from None
-        super().__init__(name, stream)
+        super().__init__(name, stream, float_precision=float_precision)
         self._sync = is_regular(stream)
 
     def flush(self) -> None:

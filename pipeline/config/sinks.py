@@ -14,15 +14,21 @@ __all__ = ["SinkConfig", "StdoutSinkConfig", "JsonlSinkConfig", "KafkaSinkConfig
            "DeadLetterConfig"]
 
 
+FLOAT_PRECISION = Field(None, ge=0, le=17, description="decimals to round output floats to; None: every float "
+                        "keeps round-trip precision (float32 outputs as float32)")
+
+
 class StdoutSinkConfig(Frozen):
     type: Literal["stdout"]
     name: str = "stdout"
+    float_precision: int | None = FLOAT_PRECISION
 
 
 class JsonlSinkConfig(Frozen):
     type: Literal["jsonl"]
     name: str
-    path: Path
+    path: Path = Field(description="any writable path: a file (appended, fsynced at commits), a FIFO, /dev/stdout")
+    float_precision: int | None = FLOAT_PRECISION
 
 
 class KafkaSinkConfig(Frozen):

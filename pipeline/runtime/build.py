@@ -100,11 +100,11 @@ def _sink(cfg, registry: CollectorRegistry):
     if cfg.type == "stdout":
         from rnnstream.connectors.stdio import StdoutSink
 
-        return StdoutSink(cfg.name)
+        return StdoutSink(cfg.name, float_precision=cfg.float_precision)
     if cfg.type == "jsonl":
         from rnnstream.connectors.stdio import JsonlSink
 
-        return JsonlSink(cfg.name, cfg.path)
+        return JsonlSink(cfg.name, cfg.path, float_precision=cfg.float_precision)
     if cfg.type == "plot":
         from rnnstream.connectors.plot import PlotSink
 

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from rnnstream.engine.keys import KeyTable
+from rnnstream.connectors.encode import encode_jsonl
 from rnnstream.engine.records import DATA, DeadRecord, OutputBatch, RecordBatch
 
 __all__ = ["SOURCES", "SINKS", "DEAD_LETTERS", "SourceImpl", "SinkImpl", "DeadImpl", "Env", "Rec", "MAX_BYTES",
@@ -425,8 +426,9 @@ def drain(src, want: int, timeout_s: float, *, finite: bool) -> list[RecordBatch
 
 # -- sinks ----------------------------------------------------------------------------------------
 def json_rows(batches: list[OutputBatch]) -> list[dict]:
-    """What a JSON-row sink must deliver for ``batches``: their rows, as JSON reads them back."""
-    return [json.loads(json.dumps(row)) for b in batches for row in b.rows()]
+    """What a JSON-row sink must deliver for ``batches``: their rows as the one columnar encoder
+    writes them (its fidelity to ``rows()`` is tests/connectors/test_encode.py's), read back."""
+    return [json.loads(line) for b in batches for line in encode_jsonl(b).splitlines()]
 
 
 def output_batches(keys: KeyTable, n_batches: int = 2, rows: int = 6) -> list[OutputBatch]:

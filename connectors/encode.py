@@ -1,0 +1,106 @@
+"""Output rows as JSON lines, built from the columns in bulk (Arrow compute kernels), not one
+``json.dumps`` per row.
+
+Every row is ``{"key", "ts", "value", <meta columns>, <operator>: {<field>: ...}}``, the same
+layout as :meth:`~rnnstream.engine.records.OutputBatch.rows`. Numbers keep round-trip precision:
+a float32 output is written as the shortest text that reads back to the same float32, a float64
+as the shortest for float64. ``float_precision`` rounds to that many decimals instead. NaN and
+infinities, which JSON cannot hold, are written as ``null``. Numeric and boolean columns of
+any shape are formatted without a Python object per row; object columns (an ASR operator's
+text and words) are the exception, encoded per row with orjson.
+
+>>> import numpy as np
+>>> from rnnstream.engine.records import OutputBatch
+>>> b = OutputBatch(keys=np.array(["a", 'b"'], object), key_ids=np.array([0, 1]), ts=np.array([1.5, 2.0]),
+...                 values=np.array([[0.1], [np.nan]], np.float32), ingest=np.zeros(2),
+...                 fields={"f": {"p": np.array([[1.0, 2.5], [3.0, 4.0]]), "alert": np.array([True, False])}})
+>>> print(encode_jsonl(b).decode(), end="")
+{"key":"a","ts":1.5,"value":0.1,"f":{"p":[1,2.5],"alert":true}}
+{"key":"b\\"","ts":2,"value":null,"f":{"p":[3,4],"alert":false}}
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rnnstream.engine.records import OutputBatch
+
+__all__ = ["encode_jsonl", "encode_values", "json_column", "json_strings"]
+
+_NEEDS_ESCAPE = r'["\\\x00-\x1f]'
+
+
+def json_strings(values: np.ndarray) -> pa.Array:
+    """JSON string literals (quoted, escaped) for an array of Python strings."""
+    arr = pa.array(values, pa.string())
+    special = pc.match_substring_regex(arr, _NEEDS_ESCAPE)
+    if pc.any(special).as_py():
+        # Rare (quotes, backslashes or control characters in a key): those rows the slow way.
+        out = np.array(pc.binary_join_element_wise('"', arr, '"', "").to_pylist(), dtype=object)
+        rows = np.flatnonzero(special.to_numpy(zero_copy_only=False))
+        out[rows] = [orjson.dumps(values[i]).decode() for i in rows.tolist()]
+        return pa.array(out, pa.string())
+    return pc.binary_join_element_wise('"', arr, '"', "")
+
+
+def _numbers(flat: np.ndarray, precision: int | None) -> pa.Array:
+    if flat.dtype == np.bool_:
+        return pc.if_else(pa.array(flat), "true", "false")
+    if np.issubdtype(flat.dtype, np.integer):
+        return pc.cast(pa.array(flat), pa.string())
+    if precision is not None:
+        flat = np.round(flat, precision)
+    text = pc.cast(pa.array(flat), pa.string())
+    finite = np.isfinite(flat)
+    if not finite.all():
+        text = pc.if_else(pa.array(finite), text, "null")
+    return text
+
+
+def json_column(col: np.ndarray, precision: int | None = None) -> pa.Array:
+    """One JSON value per row for a column ``[N, ...]``: numbers, booleans, nested lists, or
+    (object columns) whatever orjson makes of each element."""
+    n = col.shape[0]
+    if col.dtype == object:
+        return pa.array([orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY).decode() for v in col.tolist()],
+                        pa.string())
+    text = _numbers(np.ascontiguousarray(col).reshape(-1), precision)
+    for size in reversed(col.shape[1:]):  # innermost axis first: join into "[a,b]" and go out a level
+        offsets = pa.array(np.arange(0, len(text) + 1, size, dtype=np.int32))
+        text = pc.binary_join_element_wise("[", pc.binary_join(pa.ListArray.from_arrays(offsets, text), ","), "]", "")
+    if len(text) != n:
+        raise ValueError(f"column of shape {col.shape} gave {len(text)} JSON values")
+    return text
+
+
+def encode_jsonl(batch: OutputBatch, *, float_precision: int | None = None) -> bytes:
+    """The batch as JSON lines, one object per row, newline-terminated."""
+    if not len(batch):
+        return b""
+    values = batch.values
+    parts: list = ['{"key":', json_strings(batch.keys), ',"ts":', json_column(batch.ts, float_precision),
+                   ',"value":', json_column(values[:, 0] if values.ndim == 2 and values.shape[1] == 1 else values,
+                                            float_precision)]
+    for name, col in batch.meta.items():
+        parts += [f",{orjson.dumps(name).decode()}:", json_column(col, float_precision)]
+    for op, fields in batch.fields.items():
+        sep = f",{orjson.dumps(op).decode()}:{{"
+        for name, col in fields.items():
+            parts += [f"{sep}{orjson.dumps(name).decode()}:", json_column(col, float_precision)]
+            sep = ","
+        parts.append("}" if fields else f",{orjson.dumps(op).decode()}:{{}}")
+    parts.append("}\n")
+    line = pc.binary_join_element_wise(*parts, "")
+    offsets = np.frombuffer(line.buffers()[1], dtype=np.int32, count=len(line) + 1, offset=line.offset * 4)
+    return line.buffers()[2].to_pybytes()[offsets[0] : offsets[-1]]
+
+
+def encode_values(batch: OutputBatch, *, float_precision: int | None = None) -> list[bytes]:
+    """One JSON object per row, for sinks that send a message per row (Kafka, MQTT).
+
+    JSON text never holds a raw newline, so cutting the lines apart is exact.
+    """
+    return encode_jsonl(batch, float_precision=float_precision).split(b"\n")[:-1]
