@@ -17,11 +17,14 @@ import numpy as np
 
 from rnnstream.config import FileSourceConfig
 from rnnstream.connectors.decode import RecordDecoder
+from rnnstream.connectors.jsonblock import decode_json_block, line_bounds
 from rnnstream.errors import ConnectorError
 from rnnstream.engine.keys import KeyTable
 from rnnstream.engine.records import RecordBatch
 
-__all__ = ["FileSource"]
+__all__ = ["FileSource", "BLOCK_BYTES"]
+
+BLOCK_BYTES = 1 << 20  # JSON lines are read a block at a time, cut at the last whole line
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,8 @@ class FileSource:
         """Files need no commit: the checkpoint file records the offset."""
 
     def _read(self) -> RecordBatch | None:
+        if self._header is None:
+            return self._read_json()
         raws, ends = [], []
         for _ in range(self.cfg.batch_records):
             line = self._f.readline()
@@ -92,20 +97,48 @@ class FileSource:
                 self._offset = end
         if not raws:
             return None
-        if self._header is not None:
-            batch = self.decoder.decode_csv(raws, self._header, ends)
-        else:
-            batch = self.decoder.decode_json(raws, ends)
+        batch = self.decoder.decode_csv(raws, self._header, ends)
+        return self._finish(batch, np.array(ends, dtype=np.int64))
+
+    def _read_json(self) -> RecordBatch | None:
+        """A block of whole lines (at most ``batch_records``), decoded column by column."""
+        start = self._f.tell()
+        data = self._f.read(BLOCK_BYTES)
+        while data and not data.endswith(b"\n"):  # a line longer than the block, or the file's last line
+            more = self._f.read(BLOCK_BYTES)
+            if not more:
+                break
+            data += more
+        if not data:
+            self._eof = True
+            return None
+        buf = np.frombuffer(data, np.uint8)
+        newlines = np.flatnonzero(buf == 10)
+        if newlines.size > self.cfg.batch_records:
+            data = data[: int(newlines[self.cfg.batch_records - 1]) + 1]
+            newlines = newlines[: self.cfg.batch_records]
+        self._f.seek(start + len(data))
+        starts, ends = line_bounds(data)
+        if not starts.size:
+            self._offset = start + len(data)
+            return None
+        # Byte offset after each line's newline (or the end of the file): a dead letter's position.
+        nl = np.append(newlines, len(data) - 1)
+        after = start + nl[np.searchsorted(nl, ends)] + 1
+        batch = decode_json_block(self.decoder, data, after)
+        batch.position = {"offset": start + len(data)}
+        return self._finish(batch, after)
+
+    def _finish(self, batch: RecordBatch, ends: np.ndarray) -> RecordBatch:
         # Byte offset after each good row, to cut paced batches at any row.
-        good_ends = np.array(ends, dtype=np.int64)
-        dead_ends = {d.position for d in batch.dead}
-        mask = np.array([e not in dead_ends for e in ends], dtype=bool)
-        batch.meta["_end"] = good_ends[mask]
+        dead_ends = np.array([d.position for d in batch.dead], dtype=np.int64)
+        batch.meta["_end"] = ends[~np.isin(ends, dead_ends)] if dead_ends.size else ends
         if self.cfg.speed > 0:
             # Paced replay may hold rows for a while; keep key names so the ids are taken at
             # hand-out, after any key the pipeline released in the meantime.
             batch.meta["_keys"] = self.decoder.keys.names(batch.key_ids)
-        batch.position = {"offset": ends[-1]}
+        if batch.position is None:
+            batch.position = {"offset": int(ends[-1])}
         return batch
 
     def poll(self, timeout_s: float) -> RecordBatch | None:

@@ -23,6 +23,8 @@ from typing import IO, Any
 from rnnstream.config import StdinSourceConfig
 from rnnstream.connectors.decode import RecordDecoder
 from rnnstream.connectors.encode import encode_jsonl
+from rnnstream.connectors.files import BLOCK_BYTES
+from rnnstream.connectors.jsonblock import decode_json_block
 from rnnstream.errors import ConnectorError
 from rnnstream.engine.keys import KeyTable
 from rnnstream.engine.records import DeadRecord, OutputBatch, RecordBatch
@@ -41,20 +43,27 @@ class StdinSource:
             value_fields=list(cfg.value_fields), max_record_bytes=cfg.max_record_bytes,
         )
         self._stream = stream if stream is not None else sys.stdin.buffer
-        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=cfg.batch_records * 4)
+        # At most a few blocks, or a few batches of lines, wait between the reader and the pipeline.
+        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=4 if cfg.format == "jsonl" else cfg.batch_records * 4)
         self._eof = False
         self._lines = 0
+        self._tail = b""  # bytes after the last whole line, until the rest of that line arrives
         self._header: list[str] | None = None
         threading.Thread(target=self._pump, name="stdin-reader", daemon=True).start()
 
     def _pump(self) -> None:
-        for line in self._stream:
-            self._q.put(line.rstrip(b"\r\n"))
+        if self.cfg.format == "jsonl":  # blocks of bytes: one queue item per read, not per record
+            # read1: what has arrived, up to a block, without waiting for the block to fill.
+            while block := self._stream.read1(BLOCK_BYTES):
+                self._q.put(block)
+        else:
+            for line in self._stream:
+                self._q.put(line.rstrip(b"\r\n"))
         self._q.put(None)
 
     @property
     def exhausted(self) -> bool:
-        return self._eof and self._q.empty()
+        return self._eof and self._q.empty() and not self._tail
 
     def position(self) -> dict[str, Any]:
         return {"lines": self._lines}
@@ -66,6 +75,8 @@ class StdinSource:
         """Nothing to commit."""
 
     def poll(self, timeout_s: float) -> RecordBatch | None:
+        if self.cfg.format == "jsonl":
+            return self._poll_blocks(timeout_s)
         raws: list[bytes] = []
         deadline = time.monotonic() + timeout_s
         while len(raws) < self.cfg.batch_records and not self._eof:
@@ -91,6 +102,31 @@ class StdinSource:
             batch = self.decoder.decode_json(raws)
         batch.position = self.position()
         return batch
+
+    def _poll_blocks(self, timeout_s: float) -> RecordBatch | None:
+        """Whole lines from the blocks read so far (the partial last line waits for the next)."""
+        parts = [self._tail]
+        size = len(self._tail)
+        deadline = time.monotonic() + timeout_s
+        while size < BLOCK_BYTES and not self._eof:
+            try:
+                item = self._q.get(timeout=max(0.0, deadline - time.monotonic()) if size == len(self._tail) else 0)
+            except queue.Empty:
+                break
+            if item is None:
+                self._eof = True
+                break
+            parts.append(item)
+            size += len(item)
+        data = b"".join(parts)
+        cut = len(data) if self._eof else data.rfind(b"\n") + 1
+        data, self._tail = data[:cut], data[cut:]
+        if not data:
+            return None
+        batch = decode_json_block(self.decoder, data)
+        self._lines += len(batch) + len(batch.dead)
+        batch.position = self.position()
+        return batch if len(batch) or batch.dead else None
 
     def close(self) -> None:
         """The reader thread is a daemon; it ends with the process."""
