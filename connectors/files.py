@@ -25,6 +25,7 @@ from rnnstream.engine.records import RecordBatch
 __all__ = ["FileSource", "BLOCK_BYTES"]
 
 BLOCK_BYTES = 1 << 20  # JSON lines are read a block at a time, cut at the last whole line
+MIN_BLOCK_BYTES = 1 << 16
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class FileSource:
             max_record_bytes=cfg.max_record_bytes,
         )
         self._header: list[str] | None = None
+        self._block = MIN_BLOCK_BYTES
         if cfg.type == "csv":
             first = self._f.readline()
             self._header = next(csv.reader(io.StringIO(first.decode("utf-8", "replace").strip())), [])
@@ -103,28 +105,35 @@ class FileSource:
     def _read_json(self) -> RecordBatch | None:
         """A block of whole lines (at most ``batch_records``), decoded column by column."""
         start = self._f.tell()
-        data = self._f.read(BLOCK_BYTES)
-        while data and not data.endswith(b"\n"):  # a line longer than the block, or the file's last line
-            more = self._f.read(BLOCK_BYTES)
-            if not more:
-                break
-            data += more
+        data = self._f.read(self._block)
         if not data:
             self._eof = True
             return None
+        cut = data.rfind(b"\n")
+        while cut < 0:  # one line longer than the block
+            more = self._f.read(self._block)
+            if not more:
+                break  # the file's last line, without a newline
+            data += more
+            cut = data.rfind(b"\n")
+        if cut >= 0:
+            data = data[: cut + 1]  # the partial line after it is read again next time
         buf = np.frombuffer(data, np.uint8)
         newlines = np.flatnonzero(buf == 10)
         if newlines.size > self.cfg.batch_records:
             data = data[: int(newlines[self.cfg.batch_records - 1]) + 1]
             newlines = newlines[: self.cfg.batch_records]
         self._f.seek(start + len(data))
+        # Read about one batch next time: scanning a much larger block for newlines costs time.
+        per_line = len(data) / max(1, newlines.size)
+        self._block = int(min(BLOCK_BYTES, max(MIN_BLOCK_BYTES, 1.25 * per_line * self.cfg.batch_records)))
         starts, ends = line_bounds(data)
         if not starts.size:
             self._offset = start + len(data)
             return None
         # Byte offset after each line's newline (or the end of the file): a dead letter's position.
-        nl = np.append(newlines, len(data) - 1)
-        after = start + nl[np.searchsorted(nl, ends)] + 1
+        nl = np.append(newlines, len(data))  # a last line without a newline ends with the file
+        after = start + np.minimum(nl[np.searchsorted(nl, ends)] + 1, len(data))
         batch = decode_json_block(self.decoder, data, after)
         batch.position = {"offset": start + len(data)}
         return self._finish(batch, after)

@@ -52,3 +52,25 @@ def test_clean_blocks_take_the_columnar_path_and_blank_lines_are_skipped(monkeyp
     block = b'{"key":"a","ts":1,"v":[1,2]}\r\n\n   \n{"key":"b","ts":2,"v":[3,4.5]}\n'
     b = decode_json_block(dec, block)
     assert not calls and b.values.tolist() == [[1.0, 2.0], [3.0, 4.5]] and b.ts.tolist() == [1.0, 2.0]
+
+
+def test_file_blocks_cut_at_whole_lines_whatever_the_line_lengths(tmp_path):
+    """Lines far longer and shorter than a block, a blank line, and no newline at the end."""
+    from rnnstream.config import FileSourceConfig
+    from rnnstream.connectors import files
+
+    rng = np.random.default_rng(0)
+    lines = [b'{"key":"k%d","ts":%d,"value":%d,"pad":"%s"}' % (i % 5, i, i, b"x" * int(rng.integers(0, 200_000)))
+             for i in range(40)]
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"\n".join(lines[:20]) + b"\n\n" + b"\n".join(lines[20:]))
+    src = files.FileSource(FileSourceConfig(type="jsonl", name="f", path=path, batch_records=7,
+                                             max_record_bytes=300_000), KeyTable(), width=1)
+    got, offsets = [], []
+    while not src.exhausted:
+        b = src.poll(0.0)
+        if b is not None:
+            assert len(b) <= 7 and not b.dead
+            got += b.values.ravel().tolist()
+            offsets.append(b.position["offset"])
+    assert got == list(range(40)) and offsets[-1] == path.stat().st_size and offsets == sorted(offsets)
