@@ -62,14 +62,22 @@ def parse_ts(value: Any) -> float:
     (1396310400.0, 12.5)
     """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not math.isfinite(value):
+        try:
+            ts = float(value)  # an integer beyond a float's range overflows
+        except OverflowError:
+            ts = math.inf
+        if not math.isfinite(ts):
             raise RecordRejected("bad_timestamp", "timestamp is not finite")
-        return float(value)
+        return ts
     if isinstance(value, str):
         try:
-            return float(value)
+            ts = float(value)
         except ValueError:
             pass
+        else:
+            if not math.isfinite(ts):
+                raise RecordRejected("bad_timestamp", "timestamp is not finite")
+            return ts
         try:
             dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
@@ -85,6 +93,8 @@ def parse_number(v: Any) -> float:
         raise RecordRejected("non_numeric", f"value has type {type(v).__name__}")
     try:
         return float(v)
+    except OverflowError:  # an integer beyond a float's range
+        raise RecordRejected("non_finite", "value is too large for a float") from None
     except ValueError:
         raise RecordRejected("non_numeric", f"value {v[:40]!r} is not a number") from None
 

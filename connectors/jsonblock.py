@@ -87,6 +87,10 @@ def _fast(dec, block, starts, ends, positions, now_wall, now) -> RecordBatch | N
     """The block's batch if every line is a plain record, else None."""
     if int((ends - starts).max()) > dec.max_record_bytes:
         return None
+    try:
+        block.decode("utf-8")  # Arrow skips fields it does not need unchecked; the per-record path rejects them
+    except UnicodeDecodeError:
+        return None
     data = block[int(starts[0]) : int(ends[-1])] if starts.size == 1 or _contiguous(block, starts, ends) else \
         b"\n".join(block[a:b] for a, b in zip(starts.tolist(), ends.tolist()))
     try:
@@ -105,6 +109,8 @@ def _fast(dec, block, starts, ends, positions, now_wall, now) -> RecordBatch | N
         if col.type not in _NUMBERS or col.null_count:
             return None  # ISO strings and missing timestamps: the per-record path parses them
         ts = col.to_numpy().astype(np.float64)
+        if not np.isfinite(ts).all():
+            return None
     else:
         ts = np.full(n, now_wall)
     with np.errstate(over="ignore"):

@@ -11,7 +11,9 @@ from rnnstream.connectors.decode import RecordDecoder
 from rnnstream.connectors.jsonblock import decode_json_block
 from rnnstream.engine.keys import KeyTable
 
-BAD = [b'{"key": "a", "value": "x"}', b'{"k\xff": 1, "key": "a", "ts": 1, "value": 1}', b'{"value": 1}', b'not json', b'[1, 2]', b'{"key": "", "value": 1}',
+BAD = [b'{"key": "a", "ts": 1, "value": 1, "note": "caf\xe9"}', b'{"key": "a", "ts": 1, "value": 1%s}' % (b"0" * 400),
+       b'{"key": "a", "ts": 1%s, "value": 1}' % (b"0" * 400), b'{"key": "a", "ts": 1e999, "value": 1}',
+       b'{"key": "a", "value": "x"}', b'{"k\xff": 1, "key": "a", "ts": 1, "value": 1}', b'{"value": 1}', b'not json', b'[1, 2]', b'{"key": "", "value": 1}',
        b'{"key": "a", "value": 1e999}', b'{"key": "a", "ts": 3, "control": "reset"}', b'{"key": "b", "control": "nope"}',
        b'{"key": "a", "ts": "2024-01-01T00:00:00", "value": 3}', b'\xff\xfe', b'{"key": true, "value": 1}',
        b'{"key": "a", "value": null}', b'{"key": 7, "ts": 5, "value": 2}', b'{"key": "c", "value": [1, 2]}',
@@ -74,3 +76,11 @@ def test_file_blocks_cut_at_whole_lines_whatever_the_line_lengths(tmp_path):
             got += b.values.ravel().tolist()
             offsets.append(b.position["offset"])
     assert got == list(range(40)) and offsets[-1] == path.stat().st_size and offsets == sorted(offsets)
+
+
+def test_numbers_beyond_a_float_are_dead_letters_not_crashes():
+    dec = RecordDecoder("s", KeyTable(), width=1)
+    big = b"1" + b"0" * 400
+    b = dec.decode_json([b'{"key":"a","ts":1,"value":%s}' % big, b'{"key":"a","ts":%s,"value":1}' % big,
+                         b'{"key":"a","ts":"1e999","value":1}'])
+    assert [d.reason for d in b.dead] == ["non_finite", "bad_timestamp", "bad_timestamp"] and len(b) == 0
