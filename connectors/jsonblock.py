@@ -19,6 +19,7 @@ the same dead letters as decoding it record by record.
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -32,8 +33,10 @@ from rnnstream.engine.records import DeadRecord, RecordBatch
 __all__ = ["decode_json_block", "line_bounds"]
 
 SMALLEST_SPLIT = 16  # below this many lines a block goes record by record
+MIN_RETRIES = 24  # fast-path attempts per block before the rest goes record by record
 _NUMBERS = (pa.int64(), pa.float64())
 _READ = pj.ReadOptions(use_threads=False)  # the pipeline is single-threaded on purpose
+_ROW = re.compile(r"in row (\d+)")
 
 
 def line_bounds(block: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -61,25 +64,43 @@ def line_bounds(block: bytes) -> tuple[np.ndarray, np.ndarray]:
 def decode_json_block(dec: RecordDecoder, block: bytes, positions: np.ndarray | None = None) -> RecordBatch:
     """Decode the JSON lines in ``block``; ``positions[i]`` is line i's position for dead letters."""
     starts, ends = line_bounds(block)
-    return _decode(dec, block, starts, ends, positions, time.time(), time.monotonic())
+    # Each odd record costs a few more parses of shrinking runs; past a handful per block the
+    # record-by-record path is cheaper for the rest.
+    budget = [max(MIN_RETRIES, starts.size // 512)]
+    return _decode(dec, block, starts, ends, positions, time.time(), time.monotonic(), budget)
 
 
-def _decode(dec, block, starts, ends, positions, now_wall, now) -> RecordBatch:
-    if starts.size == 0:
+class _Suspect(Exception):
+    """The fast path cannot take the run; ``row`` is the first line it suspects (Arrow names it)."""
+
+    def __init__(self, row: int) -> None:
+        self.row = row
+
+
+def _decode(dec, block, starts, ends, positions, now_wall, now, budget: list[int]) -> RecordBatch:
+    n = starts.size
+    if n == 0:
         return _empty(dec)
+    cut: list[slice] = []
+    fast = None
     try:
-        fast = _fast(dec, block, starts, ends, positions, now_wall, now)
+        if budget[0] > 0:
+            budget[0] -= 1
+            fast = _fast(dec, block, starts, ends, positions, now_wall, now)
+    except _Suspect as s:  # decode around that line: the lines before it parsed, and most after it will
+        fast, cut = None, [slice(0, s.row), slice(s.row, s.row + 1), slice(s.row + 1, None)]
     except (pa.ArrowException, ValueError):  # ValueError: Arrow meeting bytes that are not UTF-8 (in a name too)
         fast = None
     if fast is not None:
         return fast
-    if starts.size < SMALLEST_SPLIT:
+    if n < SMALLEST_SPLIT or budget[0] <= 0:
         raws = [block[a:b] for a, b in zip(starts.tolist(), ends.tolist())]
         return dec.decode_json(raws, None if positions is None else positions.tolist())
-    half = starts.size // 2
-    parts = [(slice(0, half)), slice(half, None)]
+    parts = [c for c in cut if len(range(*c.indices(n)))] if len(cut) and 0 < n else []
+    if len(parts) < 2:
+        parts = [slice(0, n // 2), slice(n // 2, None)]
     return RecordBatch.concat([
-        _decode(dec, block, starts[p], ends[p], None if positions is None else positions[p], now_wall, now)
+        _decode(dec, block, starts[p], ends[p], None if positions is None else positions[p], now_wall, now, budget)
         for p in parts])
 
 
@@ -87,19 +108,31 @@ def _fast(dec, block, starts, ends, positions, now_wall, now) -> RecordBatch | N
     """The block's batch if every line is a plain record, else None."""
     if int((ends - starts).max()) > dec.max_record_bytes:
         return None
-    try:
-        block.decode("utf-8")  # Arrow skips fields it does not need unchecked; the per-record path rejects them
-    except UnicodeDecodeError:
-        return None
     data = block[int(starts[0]) : int(ends[-1])] if starts.size == 1 or _contiguous(block, starts, ends) else \
         b"\n".join(block[a:b] for a, b in zip(starts.tolist(), ends.tolist()))
     try:
-        table = pj.read_json(pa.py_buffer(data), read_options=_READ)
-    except (pa.ArrowException, ValueError):
+        data.decode("utf-8")  # Arrow skips fields it does not need unchecked; the per-record path rejects them
+    except UnicodeDecodeError:
         return None
     n = starts.size
-    if table.num_rows != n or "control" in table.column_names and table.column("control").null_count < n:
+    try:
+        table = pj.read_json(pa.py_buffer(data), read_options=_READ)
+    except pa.ArrowInvalid as exc:
+        row = _ROW.search(str(exc))
+        if row is not None and 0 <= int(row.group(1)) < n:
+            raise _Suspect(int(row.group(1))) from None
         return None
+    except (pa.ArrowException, ValueError):
+        return None
+    if table.num_rows != n:
+        return None
+    for name in ("control", dec.key_field, *dec.value_fields):
+        # A control record, or a record without its key or a value: decode around the first one.
+        if name in table.column_names and table.column(name).null_count not in (0, n) or \
+                name == "control" and name in table.column_names and table.column(name).null_count == 0:
+            col = table.column(name).combine_chunks()
+            mask = col.is_valid() if name == "control" else col.is_null()
+            raise _Suspect(int(np.flatnonzero(mask.to_numpy(zero_copy_only=False))[0]))
     keys = _keys(table, dec.key_field)
     values = _values(table, dec.value_fields, dec.width, n)
     if keys is None or values is None:
