@@ -53,6 +53,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_kafka(bsub)
     _register_mic(bsub)
     _register_pipeline(bsub)
+    _register_decode(bsub)
+
+
+def _register_decode(bsub: argparse._SubParsersAction) -> None:
+    d = bsub.add_parser(
+        "decode",
+        help="record decoders side by side (JSON lines, CSV), each checked against today's decoder",
+        description="Decodes one block of --records JSON lines (and CSV rows) over --keys keys into the batch "
+        "columns with each method: today's per-record decoder, json/orjson/msgspec, pyarrow, csv, numpy, and "
+        "the product's block decoder, also on a block with 0.1% bad lines; best call in --seconds per method.",
+    )
+    d.add_argument("--records", type=int, default=200_000, help="records per block (default %(default)s)")
+    d.add_argument("--keys", type=int, default=10_000, help="distinct keys (default %(default)s)")
+    d.add_argument("--seconds", type=float, default=1.0, help="time budget per method (default %(default)s)")
+    add_json_file(d, ROWS_HELP)
+    d.set_defaults(func=_cmd_decode)
+
+
+def _cmd_decode(args: argparse.Namespace) -> int:
+    from rnnstream.bench.decode import format_decode_table, run_decode_bench
+
+    if args.records < 1 or args.keys < 1 or args.seconds < 0:
+        raise ConfigError("--records and --keys must be >= 1, --seconds >= 0")
+    rows = run_decode_bench(n_records=args.records, n_keys=args.keys, budget_s=args.seconds)
+    print(f"rnnstream bench decode on {platform.machine()} ({platform.python_version()}), "
+          f"{args.records} records, {args.keys} keys, one thread")
+    print(format_decode_table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
 
 
 def _register_pipeline(bsub: argparse._SubParsersAction) -> None:
