@@ -17,7 +17,9 @@ import numpy as np
 
 from rnnstream.config import FileSourceConfig
 from rnnstream.connectors.decode import RecordDecoder
-from rnnstream.connectors.jsonblock import decode_json_block, line_bounds
+from rnnstream.connectors.blocks import line_bounds
+from rnnstream.connectors.csvblock import decode_csv_block
+from rnnstream.connectors.jsonblock import decode_json_block
 from rnnstream.errors import ConnectorError
 from rnnstream.engine.keys import KeyTable
 from rnnstream.engine.records import RecordBatch
@@ -82,27 +84,6 @@ class FileSource:
         """Files need no commit: the checkpoint file records the offset."""
 
     def _read(self) -> RecordBatch | None:
-        if self._header is None:
-            return self._read_json()
-        raws, ends = [], []
-        for _ in range(self.cfg.batch_records):
-            line = self._f.readline()
-            if not line:
-                self._eof = True
-                break
-            end = self._f.tell()
-            line = line.rstrip(b"\r\n")
-            if line.strip():
-                raws.append(line)
-                ends.append(end)
-            else:
-                self._offset = end
-        if not raws:
-            return None
-        batch = self.decoder.decode_csv(raws, self._header, ends)
-        return self._finish(batch, np.array(ends, dtype=np.int64))
-
-    def _read_json(self) -> RecordBatch | None:
         """A block of whole lines (at most ``batch_records``), decoded column by column."""
         start = self._f.tell()
         data = self._f.read(self._block)
@@ -134,7 +115,10 @@ class FileSource:
         # Byte offset after each line's newline (or the end of the file): a dead letter's position.
         nl = np.append(newlines, len(data))  # a last line without a newline ends with the file
         after = start + np.minimum(nl[np.searchsorted(nl, ends)] + 1, len(data))
-        batch = decode_json_block(self.decoder, data, after)
+        if self._header is not None:
+            batch = decode_csv_block(self.decoder, data, self._header, after)
+        else:
+            batch = decode_json_block(self.decoder, data, after)
         batch.position = {"offset": start + len(data)}
         return self._finish(batch, after)
 

@@ -1,0 +1,179 @@
+"""Block decoding: many records per parse, straight into the RecordBatch columns.
+
+A format's parser (:mod:`.jsonblock`, :mod:`.csvblock`) reads a run of lines with Arrow into
+typed columns, or says which line it cannot take. This module drives it: a run the parser
+cannot take is split around the line it names (or in half), and short runs go through the
+per-record decoder, which names each bad record's reason. So a block with bad records gives
+the same good records in the same order, and the same dead letters, as record by record.
+Keys are interned once per distinct key in the run; nothing is made per record in Python.
+
+>>> s, e = line_bounds(b'ab\\n\\n  \\ncd\\r\\n')
+>>> s.tolist(), e.tolist()
+([0, 7], [2, 9])
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rnnstream.connectors.decode import RecordDecoder
+from rnnstream.engine.records import DeadRecord, RecordBatch
+
+__all__ = ["line_bounds", "decode_block", "Suspect", "Columns", "assemble", "run_bytes", "first",
+           "key_column", "value_columns", "NUMBERS"]
+
+SMALLEST_SPLIT = 16  # below this many lines a run goes record by record
+MIN_RETRIES = 24  # parser attempts per block before the rest goes record by record
+NUMBERS = (pa.int64(), pa.float64())
+
+Columns = tuple  # (keys: pa string array, ts: float64 [n] or None for "now", values: float64 [n, width])
+"""What a format's parser returns for a run it takes."""
+
+
+class Suspect(Exception):
+    """The parser cannot take the run; ``row`` is the first line it suspects."""
+
+    def __init__(self, row: int) -> None:
+        self.row = row
+
+
+def line_bounds(block: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) byte offsets of each non-blank line of ``block`` (ends exclude ``\\r\\n``).
+
+    """
+    buf = np.frombuffer(block, np.uint8)
+    nl = np.flatnonzero(buf == 10)
+    if buf.size and buf[-1] != 10:
+        nl = np.append(nl, buf.size)
+    starts = np.r_[0, nl[:-1] + 1] if nl.size else np.empty(0, np.int64)
+    ends = nl.copy()
+    ends -= (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)
+    keep = ends > starts
+    # A line that starts with a space or tab may be blank; those few are checked one by one.
+    maybe = np.flatnonzero(keep & np.isin(buf[np.minimum(starts, max(buf.size - 1, 0))], (32, 9)))
+    for i in maybe.tolist():
+        keep[i] = bool(block[starts[i] : ends[i]].strip())
+    return starts[keep], ends[keep]
+
+
+def decode_block(dec: RecordDecoder, block: bytes, positions: np.ndarray | None,
+                 parse: Callable[[bytes, int], Columns | None], slow: Callable[[list[bytes], list | None], RecordBatch]
+                 ) -> RecordBatch:
+    """Decode the lines of ``block`` with ``parse(run_bytes, n_lines)``, ``slow(raws, positions)``
+    for what it cannot take; ``positions[i]`` is line i's position for dead letters."""
+    starts, ends = line_bounds(block)
+    # Each odd record costs a few more parses of shrinking runs; past a handful per block the
+    # record-by-record path is cheaper for the rest.
+    budget = [max(MIN_RETRIES, starts.size // 512)]
+    return _decode(dec, block, starts, ends, positions, parse, slow, time.time(), time.monotonic(), budget)
+
+
+def _decode(dec, block, starts, ends, positions, parse, slow, now_wall, now, budget: list[int]) -> RecordBatch:
+    n = starts.size
+    if n == 0:
+        return _empty(dec)
+    cut: list[slice] = []
+    cols = None
+    try:
+        if budget[0] > 0 and int((ends - starts).max()) <= dec.max_record_bytes:
+            budget[0] -= 1
+            data = run_bytes(block, starts, ends)
+            cols = None if data is None else parse(data, n)
+    except Suspect as s:  # decode around that line: the lines before it parsed, and most after it will
+        cut = [slice(0, s.row), slice(s.row, s.row + 1), slice(s.row + 1, None)]
+    except (pa.ArrowException, ValueError):  # ValueError: Arrow meeting bytes that are not UTF-8
+        cols = None
+    if cols is not None:
+        return assemble(dec, block, starts, ends, positions, cols, now_wall, now)
+    if n < SMALLEST_SPLIT or budget[0] <= 0:
+        raws = [block[a:b] for a, b in zip(starts.tolist(), ends.tolist())]
+        return slow(raws, None if positions is None else positions.tolist())
+    parts = [c for c in cut if len(range(*c.indices(n)))]
+    if len(parts) < 2:
+        parts = [slice(0, n // 2), slice(n // 2, None)]
+    return RecordBatch.concat([
+        _decode(dec, block, starts[p], ends[p], None if positions is None else positions[p], parse, slow,
+                now_wall, now, budget)
+        for p in parts])
+
+
+def run_bytes(block: bytes, starts: np.ndarray, ends: np.ndarray) -> bytes | None:
+    """The run's lines as one newline-separated buffer, or None if it is not UTF-8 (Arrow does not
+    check fields it skips, and the per-record path rejects such a line)."""
+    data = block[int(starts[0]) : int(ends[-1])] if starts.size == 1 or _contiguous(block, starts, ends) else \
+        b"\n".join(block[a:b] for a, b in zip(starts.tolist(), ends.tolist()))
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return data
+
+
+def assemble(dec: RecordDecoder, block: bytes, starts, ends, positions, cols: Columns, now_wall: float,
+             now: float) -> RecordBatch:
+    """The batch of a parsed run; rows whose values are not finite become dead letters."""
+    keys, ts, values = cols
+    ts = np.full(starts.size, now_wall) if ts is None else ts
+    with np.errstate(over="ignore"):
+        values = values.astype(np.float32)
+    good = np.isfinite(values).all(axis=1)
+    dead: list[DeadRecord] = []
+    if not good.all():
+        where = None if positions is None else positions.tolist()
+        dead = [dec._dead("non_finite", "value is NaN or infinite", block[starts[i] : ends[i]], where, i)
+                for i in np.flatnonzero(~good).tolist()]
+        keys, values, ts = keys.filter(pa.array(good)), values[good], ts[good]
+    encoded = pc.dictionary_encode(keys)
+    names = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+    ids = dec.keys.intern_many(names)[encoded.indices.to_numpy()] if len(names) else np.empty(0, np.int64)
+    batch = RecordBatch.data(ids, ts, values, ingest=np.full(ids.size, now), source=dec.source)
+    batch.dead = dead
+    return batch
+
+
+def first(mask: pa.Array) -> int:
+    """Index of the first true entry of a boolean array."""
+    return int(np.flatnonzero(mask.to_numpy(zero_copy_only=False))[0])
+
+
+def _contiguous(block, starts, ends) -> bool:
+    """Whether only newlines (no blank lines, no ``\\r``) separate the lines, so the bytes can be read as is."""
+    return bool(np.all(starts[1:] == ends[:-1] + 1))
+
+
+def key_column(table: pa.Table, field: str) -> pa.Array | None:
+    if field not in table.column_names:
+        return None
+    col = table.column(field).combine_chunks()
+    if col.null_count or col.type not in (pa.string(), pa.int64()):
+        return None
+    col = col if col.type == pa.string() else pc.cast(col, pa.string())
+    return None if pc.any(pc.equal(col, "")).as_py() else col
+
+
+def value_columns(table: pa.Table, fields: list[str], width: int, n: int) -> np.ndarray | None:
+    if any(f not in table.column_names for f in fields):
+        return None
+    cols = [table.column(f).combine_chunks() for f in fields]
+    if any(c.null_count for c in cols):
+        return None
+    if len(fields) == 1 and pa.types.is_list(cols[0].type):
+        col = cols[0]
+        lengths = pc.list_value_length(col).to_numpy()
+        flat = col.flatten()
+        if (lengths != width).any() or flat.type not in NUMBERS or flat.null_count:
+            return None
+        return flat.to_numpy().astype(np.float64).reshape(n, width)
+    if len(cols) != width or any(c.type not in NUMBERS for c in cols):
+        return None
+    return np.column_stack([c.to_numpy().astype(np.float64) for c in cols])
+
+
+def _empty(dec) -> RecordBatch:
+    return RecordBatch.data(np.empty(0, np.int64), np.empty(0), np.empty((0, dec.width), np.float32),
+                            source=dec.source)
