@@ -28,7 +28,7 @@ __all__ = ["line_bounds", "decode_block", "Suspect", "Columns", "assemble", "run
            "key_column", "value_columns", "NUMBERS"]
 
 SMALLEST_SPLIT = 16  # below this many lines a run goes record by record
-MIN_RETRIES = 24  # parser attempts per block before the rest goes record by record
+MAX_FAILURES = 12  # failed parses per block before the rest goes record by record
 NUMBERS = (pa.int64(), pa.float64())
 
 Columns = tuple  # (keys: pa string array, ts: float64 [n] or None for "now", values: float64 [n, width])
@@ -67,9 +67,9 @@ def decode_block(dec: RecordDecoder, block: bytes, positions: np.ndarray | None,
     """Decode the lines of ``block`` with ``parse(run_bytes, n_lines)``, ``slow(raws, positions)``
     for what it cannot take; ``positions[i]`` is line i's position for dead letters."""
     starts, ends = line_bounds(block)
-    # Each odd record costs a few more parses of shrinking runs; past a handful per block the
-    # record-by-record path is cheaper for the rest.
-    budget = [max(MIN_RETRIES, starts.size // 512)]
+    # Each odd record costs a failed parse or two; past a handful per block the record-by-record
+    # path is cheaper for the rest.
+    budget = [MAX_FAILURES]
     return _decode(dec, block, starts, ends, positions, parse, slow, time.time(), time.monotonic(), budget)
 
 
@@ -81,15 +81,14 @@ def _decode(dec, block, starts, ends, positions, parse, slow, now_wall, now, bud
     cols = None
     try:
         if budget[0] > 0 and int((ends - starts).max()) <= dec.max_record_bytes:
-            budget[0] -= 1
-            data = run_bytes(block, starts, ends)
-            cols = None if data is None else parse(data, n)
+            cols = parse(run_bytes(block, starts, ends), n)
     except Suspect as s:  # decode around that line: the lines before it parsed, and most after it will
         cut = [slice(0, s.row), slice(s.row, s.row + 1), slice(s.row + 1, None)]
     except (pa.ArrowException, ValueError):  # ValueError: Arrow meeting bytes that are not UTF-8
         cols = None
     if cols is not None:
         return assemble(dec, block, starts, ends, positions, cols, now_wall, now)
+    budget[0] -= 1  # only failed parses count: each costs a parse of the run
     if n < SMALLEST_SPLIT or budget[0] <= 0:
         raws = [block[a:b] for a, b in zip(starts.tolist(), ends.tolist())]
         return slow(raws, None if positions is None else positions.tolist())
@@ -102,15 +101,16 @@ def _decode(dec, block, starts, ends, positions, parse, slow, now_wall, now, bud
         for p in parts])
 
 
-def run_bytes(block: bytes, starts: np.ndarray, ends: np.ndarray) -> bytes | None:
-    """The run's lines as one newline-separated buffer, or None if it is not UTF-8 (Arrow does not
-    check fields it skips, and the per-record path rejects such a line)."""
+def run_bytes(block: bytes, starts: np.ndarray, ends: np.ndarray) -> bytes:
+    """The run's lines as one newline-separated buffer; a line that is not UTF-8 is a
+    :class:`Suspect` (Arrow does not check fields it skips, and the per-record path rejects it)."""
     data = block[int(starts[0]) : int(ends[-1])] if starts.size == 1 or _contiguous(block, starts, ends) else \
         b"\n".join(block[a:b] for a, b in zip(starts.tolist(), ends.tolist()))
     try:
         data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    except UnicodeDecodeError as exc:
+        line_starts = np.r_[0, np.cumsum(ends - starts + 1)[:-1]]  # where each line begins in ``data``
+        raise Suspect(int(np.searchsorted(line_starts, exc.start, side="right")) - 1) from None
     return data
 
 

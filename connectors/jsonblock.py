@@ -19,6 +19,7 @@ import re
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from rnnstream.connectors.blocks import NUMBERS, Columns, Suspect, decode_block, first, key_column, value_columns
@@ -28,7 +29,8 @@ from rnnstream.engine.records import RecordBatch
 __all__ = ["decode_json_block"]
 
 _READ = pj.ReadOptions(use_threads=False)  # the pipeline is single-threaded on purpose
-_ROW = re.compile(r"in row (\\d+)")
+_ROW = re.compile(r"in row (\d+)")
+_NUMBER = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$"  # a JSON number, as Arrow keeps it in text
 
 
 def decode_json_block(dec: RecordDecoder, block: bytes, positions: np.ndarray | None = None) -> RecordBatch:
@@ -52,6 +54,14 @@ def _columns(dec: RecordDecoder, data: bytes, n: int) -> Columns | None:
     for name in (dec.key_field, *dec.value_fields):  # a record without its key or a value
         if name in names and 0 < table.column(name).null_count < n:
             raise Suspect(first(table.column(name).combine_chunks().is_null()))
+    for name in dec.value_fields:
+        # Arrow reads a column with a number here and text there as text: decode around the
+        # first entry that is not a number.
+        col = table.column(name).combine_chunks() if name in names else None
+        if col is not None and col.type == pa.string():
+            odd = pc.invert(pc.match_substring_regex(col, _NUMBER))
+            if pc.any(odd).as_py() and not pc.all(odd).as_py():
+                raise Suspect(first(odd))
     keys = key_column(table, dec.key_field)
     values = value_columns(table, dec.value_fields, dec.width, n)
     if keys is None or values is None:
