@@ -12,7 +12,7 @@ from rnnstream.cli.options import (add_chunk_ms, add_decoder_args, add_json_file
                                    add_model_options, asr_config, build_asr, open_capture)
 from rnnstream.errors import ConfigError
 
-__all__ = ["register"]
+__all__ = ["register", "write_rows"]
 
 ROWS_HELP = "write the result rows as a JSON list"
 
@@ -80,8 +80,7 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     print(f"rnnstream bench decode on {platform.machine()} ({platform.python_version()}), "
           f"{args.records} records, {args.keys} keys, one thread")
     print(format_decode_table(rows))
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    write_rows(args.json, rows)
     return 0
 
 
@@ -113,8 +112,7 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
                               operators=tuple(o.strip() for o in args.operators.split(",") if o.strip()))
     print(f"rnnstream bench pipeline on {platform.machine()} ({platform.python_version()}), intra_op_threads=1")
     print(format_pipeline_table(rows))
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    write_rows(args.json, rows)
     return 0
 
 
@@ -175,8 +173,7 @@ def _cmd_engine(args: argparse.Namespace) -> int:
     for r in rows:
         if r["mode"] == "batched":
             print(f"{r['model']} @ {r['keys']} keys: {r['bytes_per_key']:.0f} bytes of slab state per key")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    write_rows(args.json, rows)
     return 0
 
 
@@ -216,8 +213,7 @@ def _cmd_asr(args: argparse.Namespace) -> int:
     print(f"rnnstream bench asr on {platform.machine()} ({op.session.provider}), intra_op_threads=1, "
           f"chunk {cfg.chunk_ms:g} ms, {chunks} chunks per stream, finals: {finals}")
     print(format_asr_table(rows, cfg.chunk_ms))
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    write_rows(args.json, rows)
     return 0
 
 
@@ -234,8 +230,7 @@ def _cmd_kafka(args: argparse.Namespace) -> int:
     print(f"rnnstream bench kafka on {platform.machine()} ({platform.python_version()}), "
           f"{args.keys} keys, {args.partitions} partitions, broker {'given' if args.bootstrap else 'private Tansu'}")
     print(format_rows(rows))
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    write_rows(args.json, rows)
     return 0
 
 
@@ -270,6 +265,11 @@ def _cmd_mic(args: argparse.Namespace) -> int:
     delay = row["input_delay_ms"]
     print(f"\ndevice input delay (ADC -> callback, PortAudio): {'-' if delay is None else f'{delay} ms'}; "
           f"overflows {row['overflows']} (ring) / {row['device_overflows']} (device)")
-    if args.json:
-        args.json.write_text(json.dumps(row, indent=1) + "\n")
+    write_rows(args.json, row)
     return 0
+
+
+def write_rows(path, rows) -> None:
+    """``--json FILE``: the result rows as JSON, when asked for."""
+    if path:
+        path.write_text(json.dumps(rows, indent=1) + "\n")
