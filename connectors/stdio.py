@@ -10,6 +10,8 @@ fsynced (fsync means nothing there and fails with EINVAL). A failing write is on
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
 import os
 import queue
@@ -20,8 +22,11 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from rnnstream.config import StdinSourceConfig
 from rnnstream.connectors.decode import RecordDecoder
+from rnnstream.connectors.csvblock import decode_csv_block
 from rnnstream.connectors.encode import encode_jsonl
 from rnnstream.connectors.files import BLOCK_BYTES
 from rnnstream.connectors.jsonblock import decode_json_block
@@ -33,7 +38,8 @@ __all__ = ["StdinSource", "StdoutSink", "JsonlSink", "JsonlDeadLetters", "dead_t
 
 
 class StdinSource:
-    """Reads lines on a thread so ``poll`` never blocks longer than its timeout."""
+    """Reads blocks on a thread so ``poll`` never blocks longer than its timeout; decodes whole
+    lines a block at a time (JSON lines, or CSV with its header as the first line)."""
 
     def __init__(self, cfg: StdinSourceConfig, keys: KeyTable, *, width: int, stream: IO[bytes] | None = None) -> None:
         self.name = cfg.name
@@ -43,8 +49,8 @@ class StdinSource:
             value_fields=list(cfg.value_fields), max_record_bytes=cfg.max_record_bytes,
         )
         self._stream = stream if stream is not None else sys.stdin.buffer
-        # At most a few blocks, or a few batches of lines, wait between the reader and the pipeline.
-        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=4 if cfg.format == "jsonl" else cfg.batch_records * 4)
+        # At most a few blocks wait between the reader and the pipeline.
+        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
         self._eof = False
         self._lines = 0
         self._tail = b""  # bytes after the last whole line, until the rest of that line arrives
@@ -52,13 +58,10 @@ class StdinSource:
         threading.Thread(target=self._pump, name="stdin-reader", daemon=True).start()
 
     def _pump(self) -> None:
-        if self.cfg.format == "jsonl":  # blocks of bytes: one queue item per read, not per record
-            # read1: what has arrived, up to a block, without waiting for the block to fill.
-            while block := self._stream.read1(BLOCK_BYTES):
-                self._q.put(block)
-        else:
-            for line in self._stream:
-                self._q.put(line.rstrip(b"\r\n"))
+        # Blocks of bytes, one queue item per read, never one per record. read1: what has
+        # arrived, up to a block, without waiting for the block to fill.
+        while block := self._stream.read1(BLOCK_BYTES):
+            self._q.put(block)
         self._q.put(None)
 
     @property
@@ -75,40 +78,11 @@ class StdinSource:
         """Nothing to commit."""
 
     def poll(self, timeout_s: float) -> RecordBatch | None:
-        if self.cfg.format == "jsonl":
-            return self._poll_blocks(timeout_s)
-        raws: list[bytes] = []
-        deadline = time.monotonic() + timeout_s
-        while len(raws) < self.cfg.batch_records and not self._eof:
-            try:
-                item = self._q.get(timeout=max(0.0, deadline - time.monotonic()) if not raws else 0)
-            except queue.Empty:
-                break
-            if item is None:
-                self._eof = True
-                break
-            if not item.strip():
-                continue
-            if self.cfg.format == "csv" and self._header is None:
-                self._header = item.decode("utf-8", "replace").split(",")
-                continue
-            raws.append(item)
-        if not raws:
-            return None
-        self._lines += len(raws)
-        if self.cfg.format == "csv":
-            batch = self.decoder.decode_csv(raws, self._header or [])
-        else:
-            batch = self.decoder.decode_json(raws)
-        batch.position = self.position()
-        return batch
-
-    def _poll_blocks(self, timeout_s: float) -> RecordBatch | None:
         """Whole lines from the blocks read so far (the partial last line waits for the next)."""
         parts = [self._tail]
         size = len(self._tail)
         deadline = time.monotonic() + timeout_s
-        while size < BLOCK_BYTES and not self._eof:
+        while size < BLOCK_BYTES and not self._eof and b"\n" not in self._tail:
             try:
                 item = self._q.get(timeout=max(0.0, deadline - time.monotonic()) if size == len(self._tail) else 0)
             except queue.Empty:
@@ -120,13 +94,32 @@ class StdinSource:
             size += len(item)
         data = b"".join(parts)
         cut = len(data) if self._eof else data.rfind(b"\n") + 1
+        newlines = np.flatnonzero(np.frombuffer(data, np.uint8, count=cut) == 10)
+        if newlines.size > self.cfg.batch_records:  # at most batch_records lines per batch; the rest waits
+            cut = int(newlines[self.cfg.batch_records - 1]) + 1
         data, self._tail = data[:cut], data[cut:]
         if not data:
             return None
-        batch = decode_json_block(self.decoder, data)
+        if self.cfg.format == "csv":
+            if self._header is None:
+                data = self._take_header(data)
+                if self._header is None:
+                    return None
+            batch = decode_csv_block(self.decoder, data, self._header)
+        else:
+            batch = decode_json_block(self.decoder, data)
         self._lines += len(batch) + len(batch.dead)
         batch.position = self.position()
         return batch if len(batch) or batch.dead else None
+
+    def _take_header(self, data: bytes) -> bytes:
+        """The CSV header is the first non-blank line; returns what follows it."""
+        for line in data.splitlines(keepends=True):
+            data = data[len(line):]
+            if line.strip():
+                self._header = next(csv.reader(io.StringIO(line.decode("utf-8", "replace").strip())), [])
+                break
+        return data
 
     def close(self) -> None:
         """The reader thread is a daemon; it ends with the process."""
