@@ -70,7 +70,10 @@ def decode_block(dec: RecordDecoder, block: bytes, positions: np.ndarray | None,
     # Each odd record costs a failed parse or two; past a handful per block the record-by-record
     # path is cheaper for the rest.
     budget = [MAX_FAILURES]
-    return _decode(dec, block, starts, ends, positions, parse, slow, time.time(), time.monotonic(), budget)
+    t0 = time.perf_counter()
+    batch = _decode(dec, block, starts, ends, positions, parse, slow, time.time(), time.monotonic(), budget)
+    batch.decode_s = time.perf_counter() - t0
+    return batch
 
 
 def _decode(dec, block, starts, ends, positions, parse, slow, now_wall, now, budget: list[int]) -> RecordBatch:

@@ -197,6 +197,7 @@ class RecordDecoder:
 
     def _decode(self, raws: list[bytes], positions, parse) -> RecordBatch:
         now_wall, now = time.time(), time.monotonic()
+        t0 = time.perf_counter()
         keys: list[str] = []
         ts: list[float] = []
         vals: list[list[float]] = []
@@ -238,6 +239,7 @@ class RecordDecoder:
             source=self.source,
         )
         batch.dead = dead
+        batch.decode_s = time.perf_counter() - t0
         return batch
 
     def _dead(self, reason: str, detail: str, raw: bytes, positions, i: int) -> DeadRecord:

@@ -21,6 +21,8 @@ text and words) are the exception, encoded per row with orjson.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import orjson
 import pyarrow as pa
@@ -80,6 +82,7 @@ def encode_jsonl(batch: OutputBatch, *, float_precision: int | None = None) -> b
     """The batch as JSON lines, one object per row, newline-terminated."""
     if not len(batch):
         return b""
+    t0 = time.perf_counter()
     values = batch.values
     parts: list = ['{"key":', json_strings(batch.keys), ',"ts":', json_column(batch.ts, float_precision),
                    ',"value":', json_column(values[:, 0] if values.ndim == 2 and values.shape[1] == 1 else values,
@@ -95,7 +98,9 @@ def encode_jsonl(batch: OutputBatch, *, float_precision: int | None = None) -> b
     parts.append("}\n")
     line = pc.binary_join_element_wise(*parts, "")
     offsets = np.frombuffer(line.buffers()[1], dtype=np.int32, count=len(line) + 1, offset=line.offset * 4)
-    return line.buffers()[2].to_pybytes()[offsets[0] : offsets[-1]]
+    out = line.buffers()[2].to_pybytes()[offsets[0] : offsets[-1]]
+    batch.encode_s += time.perf_counter() - t0
+    return out
 
 
 def encode_values(batch: OutputBatch, *, float_precision: int | None = None) -> list[bytes]:

@@ -46,6 +46,7 @@ class RecordBatch:
     position: Any = None  # the source position after the last record of this batch
     dead: list[DeadRecord] = field(default_factory=list)
     meta: dict[str, np.ndarray] = field(default_factory=dict)  # optional per-row columns (offsets...)
+    decode_s: float = 0.0  # seconds the source spent decoding this batch (the "decode" stage)
 
     def __len__(self) -> int:
         return int(self.key_ids.shape[0])
@@ -107,6 +108,7 @@ class OutputBatch:
     fields: dict[str, dict[str, np.ndarray]]  # operator name -> field -> [N, ...]
     meta: dict[str, np.ndarray] = field(default_factory=dict)
     kind: np.ndarray | None = None  # int8 [N]: DATA, or END for rows an ending stream emitted
+    encode_s: float = 0.0  # seconds sinks spent encoding this batch (the "encode" stage)
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])

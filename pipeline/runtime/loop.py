@@ -113,7 +113,8 @@ class Pipeline(KeyHost):
         # Wall time per stage and state (rnnstream_stage_seconds_total), children bound once.
         st = self.metrics.stage_seconds
         self._t_poll = {s: st.labels("sources", s) for s in ("busy", "idle", "backpressured")}
-        self._t_ops, self._t_sinks, self._t_commit = (st.labels(n, "busy") for n in ("operators", "sinks", "commit"))
+        self._t_ops, self._t_sinks, self._t_commit, self._t_decode, self._t_encode = (
+            st.labels(n, "busy") for n in ("operators", "sinks", "commit", "decode", "encode"))
         self.health_stall_s, self.loop_stall_s = health_stall_s, loop_stall_s
         self.retry_backoff_s, self.retry_backoff_max_s = retry_backoff_s, retry_backoff_max_s
         self._backoff = retry_backoff_s
@@ -240,7 +241,10 @@ class Pipeline(KeyHost):
             # A paused (backpressured) source waits for a commit, not for data.
             paused = isinstance(src, Pausable) and src.paused
             state = "busy" if batch is not None else "backpressured" if paused else "idle"
-            self._t_poll[state].inc(time.perf_counter() - t_poll)
+            elapsed = time.perf_counter() - t_poll
+            decode = min(batch.decode_s, elapsed) if batch is not None else 0.0
+            self._t_poll[state].inc(elapsed - decode)
+            self._t_decode.inc(decode)
             if batch is not None:
                 got = True
                 self._accept(src, batch)
@@ -345,7 +349,10 @@ class Pipeline(KeyHost):
             sink.write(out)
             self.metrics.events_out.labels(sink.name).inc(len(out))
             observe_many(self.metrics.e2e_latency.labels(sink.name), time.monotonic() - out.ingest)
-        self._t_sinks.inc(time.perf_counter() - t_ops)
+        sinks_s = time.perf_counter() - t_ops
+        encode = min(out.encode_s, sinks_s)  # the sinks' encoding, counted on its own
+        self._t_sinks.inc(sinks_s - encode)
+        self._t_encode.inc(encode)
         self.stats.events_out += len(out)
         self.stats.batches += 1
         if batch.ts.size:

@@ -198,3 +198,26 @@ def test_control_records_end_and_reset_keys(tmp_path, forecast_model):
     assert p.keys.get("a") is None and p.keys.get("b") is not None  # the ended key's id was released
     assert reg.get_sample_value("rnnstream_evictions_total", {"operator": "forecast", "reason": "end"}) == 1
     p.close()
+
+
+def test_decode_and_encode_time_are_stages_of_their_own(tmp_path, sensor_csv, forecast_model):
+    from prometheus_client import CollectorRegistry
+
+    from rnnstream.config import parse_config
+    from rnnstream.runtime.build import build_pipeline
+
+    registry = CollectorRegistry()
+    cfg = parse_config({"sources": [{"type": "csv", "name": "s", "path": str(sensor_csv), "ts_field": "timestamp"}],
+                        "operators": [{"type": "forecast", "name": "f", "model": str(forecast_model),
+                                       "provider": "cpu"}],
+                        "sinks": [{"type": "jsonl", "name": "o", "path": str(tmp_path / "o.jsonl")}],
+                        "metrics": {"enabled": False}})
+    pipe = build_pipeline(cfg, registry=registry)
+    pipe.run()
+    pipe.close()
+
+    def stage(name: str) -> float:
+        return registry.get_sample_value("rnnstream_stage_seconds_total", {"stage": name, "state": "busy"}) or 0.0
+
+    assert stage("decode") > 0 and stage("encode") > 0
+    assert stage("sources") >= 0 and stage("sinks") >= 0
