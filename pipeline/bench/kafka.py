@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnstream.bench.kafka_ceiling import bare_rates
+
 __all__ = ["run_kafka_bench", "format_rows", "start_tansu", "installed", "CLIENTS"]
 
 CLIENTS = ("kafka-python", "confluent")
@@ -222,10 +224,13 @@ def _bench_client(bootstrap: str, client: str, *, keys: int, events: int, second
     stop.set()
     runner.join(120)
     pipeline.close()
+    ceiling = bare_rates(bootstrap, client, topics["in"], events)
     return {
         "client": client,
         "keys": keys,
         "events_per_s": float(rate),
+        **ceiling,
+        "share_of_ceiling": float(rate) / max(1e-9, min(ceiling.values())),
         "p50_ms": float(np.percentile(lat, 50)) if lat.size else float("nan"),
         "p99_ms": float(np.percentile(lat, 99)) if lat.size else float("nan"),
         "latency_rate_per_s": float(fed_rate),
@@ -258,12 +263,15 @@ def format_rows(rows: list[dict]) -> str:
 
     >>> print(format_rows([{"client": "confluent", "keys": 10, "events_per_s": 1234.5, "p50_ms": 3.21,
     ...                     "p99_ms": 9.87, "latency_rate_per_s": 617.0}]).splitlines()[-1])
-    | confluent | 10 | 1,234 | 617/s | 3.2 | 9.9 |
+    | confluent | 10 | 1,234 | 617/s | 3.2 | 9.9 | - | - | - |
     """
-    out = ["| client | keys | events/s (sustained) | latency run rate | p50 ms | p99 ms |",
-           "|---|---:|---:|---:|---:|---:|"]
+    out = ["| client | keys | events/s (sustained) | latency run rate | p50 ms | p99 ms | bare consume/s | "
+           "bare produce/s | share of the lower |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
+        ceiling = (f"{r['bare_consume_per_s']:,.0f} | {r['bare_produce_per_s']:,.0f} | "
+                   f"{100 * r['share_of_ceiling']:.0f} %") if "share_of_ceiling" in r else "- | - | -"
         out.append(f"| {r['client']} | {r['keys']} | {r['events_per_s']:,.0f} | {r['latency_rate_per_s']:,.0f}/s "
-                   f"| {r['p50_ms']:.1f} | {r['p99_ms']:.1f} |")
+                   f"| {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {ceiling} |")
     return "\n".join(out)
 
