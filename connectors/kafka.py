@@ -68,7 +68,7 @@ class KafkaSource:
         self.name = cfg.name
         self.cfg = cfg
         self.metrics = get_metrics(registry)
-        self.backend = backend or load_backend(cfg.library)
+        self.backend = backend or load_backend(cfg.library, cfg.client)
         self.decoder = WireDecoder(
             cfg.name, keys, width=width, fmt=cfg.format, key_field=cfg.key_field, ts_field=cfg.ts_field,
             value_fields=list(cfg.value_fields), max_record_bytes=cfg.max_record_bytes, sample_rate=cfg.sample_rate,
@@ -337,7 +337,7 @@ class KafkaSink:
     def __init__(self, cfg: KafkaSinkConfig, *, registry: CollectorRegistry | None = None) -> None:
         self.name = cfg.name
         self.cfg = cfg
-        self._producer = load_backend(cfg.library).producer(cfg.bootstrap_servers, cfg.client)
+        self._producer = load_backend(cfg.library, cfg.client).producer(cfg.bootstrap_servers, cfg.client)
 
     def write(self, batch: OutputBatch) -> None:
         if len(batch):
@@ -363,7 +363,7 @@ class KafkaDeadLetters:
         if not cfg.topic or not cfg.bootstrap_servers:
             raise ConfigError("dead_letter: type kafka needs topic and bootstrap_servers")
         self.cfg = cfg
-        self._producer = load_backend(cfg.library).producer(cfg.bootstrap_servers, cfg.client)
+        self._producer = load_backend(cfg.library, cfg.client).producer(cfg.bootstrap_servers, cfg.client)
 
     def write_dead(self, records: list[DeadRecord]) -> None:
         limit = self.cfg.max_payload_bytes

@@ -17,6 +17,7 @@ each partition must resume at.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -33,6 +34,7 @@ __all__ = [
     "Backend",
     "load_backend",
     "LIBRARIES",
+    "resolve_library",
 ]
 
 TP = tuple[str, int]
@@ -129,8 +131,23 @@ class Backend(Protocol):
     def admin(self, servers: list[str], client: dict[str, Any]) -> Admin: ...
 
 
-def load_backend(library: str) -> Backend:
-    """The backend for ``kafka-python`` or ``confluent``; one clear error when it is not installed."""
+def resolve_library(library: str, client: dict | None = None) -> str:
+    """``auto`` made concrete: confluent when installed and ``client`` is empty, else kafka-python.
+
+    >>> resolve_library("kafka-python"), resolve_library("auto", {"security_protocol": "SSL"})
+    ('kafka-python', 'kafka-python')
+    """
+    if library != "auto":
+        return library
+    if not client and importlib.util.find_spec("confluent_kafka") is not None:
+        return "confluent"
+    return "kafka-python"
+
+
+def load_backend(library: str, client: dict | None = None) -> Backend:
+    """The backend for ``kafka-python``, ``confluent`` or ``auto`` (see :func:`resolve_library`);
+    one clear error when it is not installed."""
+    library = resolve_library(library, client)
     module_name = LIBRARIES.get(library)
     if module_name is None:
         raise ConfigError(f"library: unknown Kafka client {library!r} (have {', '.join(LIBRARIES)})")

@@ -38,7 +38,7 @@ class KafkaSinkConfig(Frozen):
     name: str
     topic: str
     bootstrap_servers: list[str] = Field(min_length=1)
-    library: KafkaLibrary = "kafka-python"
+    library: KafkaLibrary = "auto"
     flush_timeout_s: float = Field(60.0, gt=0, description="longest a commit waits for outputs to be acknowledged")
     client: dict[str, Any] = Field(default_factory=dict)
 
@@ -71,7 +71,7 @@ class DeadLetterConfig(Frozen):
     path: Path | None = None
     topic: str | None = None
     bootstrap_servers: list[str] = Field(default_factory=list)
-    library: KafkaLibrary = "kafka-python"
+    library: KafkaLibrary = "auto"
     max_payload_bytes: int = Field(900_000, gt=0, description="longer original payloads are truncated (header says so)")
     client: dict[str, Any] = Field(default_factory=dict)
 

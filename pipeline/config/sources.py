@@ -38,7 +38,9 @@ class StdinSourceConfig(_RecordFields):
     format: Literal["jsonl", "csv"] = "jsonl"
 
 
-KafkaLibrary = Literal["kafka-python", "confluent"]
+KafkaLibrary = Literal["auto", "kafka-python", "confluent"]
+"""``auto``: confluent-kafka (librdkafka, the faster) when it is installed and no ``client``
+options are given (those are in the kafka-python dialect of earlier releases), else kafka-python."""
 
 
 class KafkaSourceConfig(_RecordFields):
@@ -49,7 +51,7 @@ class KafkaSourceConfig(_RecordFields):
     topics: list[str] = Field(min_length=1)
     bootstrap_servers: list[str] = Field(min_length=1)
     group_id: str
-    library: KafkaLibrary = Field("kafka-python", description="kafka-python (pure Python) or confluent (librdkafka)")
+    library: KafkaLibrary = Field("auto", description="auto, kafka-python (pure Python) or confluent (librdkafka)")
     format: Literal["json", "text", "audio"] = "json"
     sample_rate: int | None = Field(None, gt=0, description="audio: reject chunks whose sample-rate header differs")
     max_in_flight: int = Field(50000, gt=0, description="records handed out since the last commit before pausing")
