@@ -218,5 +218,5 @@ def test_kafka_and_mqtt_config_rules(cfg, field):
 def test_kafka_config_defaults():
     cfg = parse_config(base())
     src = cfg.sources[0]
-    assert src.changelog == "g-changelog" and src.library == "kafka-python" and src.start == "earliest"
+    assert src.changelog == "g-changelog" and src.library == "auto" and src.start == "earliest"
     assert cfg.daemon.health_stall_s == 60.0
