@@ -128,7 +128,7 @@ def assemble(dec: RecordDecoder, block: bytes, starts, ends, positions, cols: Co
     dead: list[DeadRecord] = []
     if not good.all():
         where = None if positions is None else positions.tolist()
-        dead = [dec._dead("non_finite", "value is NaN or infinite", block[starts[i] : ends[i]], where, i)
+        dead = [dec.dead_record("non_finite", "value is NaN or infinite", block[starts[i] : ends[i]], where, i)
                 for i in np.flatnonzero(~good).tolist()]
         keys, values, ts = keys.filter(pa.array(good)), values[good], ts[good]
     encoded = pc.dictionary_encode(keys)

@@ -42,9 +42,8 @@ def decode_csv_block(dec: RecordDecoder, block: bytes, header: list[str],
         def parse(data: bytes, n: int) -> Columns | None:
             return _columns(dec, pcsv.read_csv(pa.py_buffer(data), read_options=read, convert_options=convert), n)
 
-    slow = dec.csv_parser(header)
     return decode_block(dec, block, positions, parse or (lambda data, n: None),
-                        lambda raws, pos: dec._decode(raws, pos, slow))
+                        lambda raws, pos: dec.decode_csv(raws, header, pos))
 
 
 def _columns(dec: RecordDecoder, table: pa.Table, n: int) -> Columns | None:

@@ -211,7 +211,7 @@ class RecordDecoder:
                     raise RecordRejected("oversized", f"{len(raw)} bytes > {self.max_record_bytes}")
                 key, t, v, kind = self._record(parse(raw), now_wall)
             except RecordRejected as rej:
-                dead.append(self._dead(rej.reason, rej.detail, raw, positions, i))
+                dead.append(self.dead_record(rej.reason, rej.detail, raw, positions, i))
                 continue
             keys.append(key)
             ts.append(t)
@@ -224,7 +224,7 @@ class RecordDecoder:
         bad = ~np.isfinite(values).all(axis=1)
         if bad.any():
             for j in np.flatnonzero(bad).tolist():
-                dead.append(self._dead("non_finite", "value is NaN or infinite", raws[kept[j]], positions, kept[j]))
+                dead.append(self.dead_record("non_finite", "value is NaN or infinite", raws[kept[j]], positions, kept[j]))
             good = ~bad
             keys = [k for k, g in zip(keys, good.tolist()) if g]
             values, ts_arr, kind_arr = values[good], np.array(ts)[good], np.array(kinds, np.int8)[good]
@@ -242,6 +242,6 @@ class RecordDecoder:
         batch.decode_s = time.perf_counter() - t0
         return batch
 
-    def _dead(self, reason: str, detail: str, raw: bytes, positions, i: int) -> DeadRecord:
+    def dead_record(self, reason: str, detail: str, raw: bytes, positions, i: int) -> DeadRecord:
         pos = positions[i] if positions is not None else None
         return DeadRecord(self.source, reason, detail, bytes(raw[: self.max_record_bytes]), pos)

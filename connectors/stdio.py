@@ -134,16 +134,18 @@ def is_regular(stream: IO[str]) -> bool:
 
 
 class _JsonLines:
-    def __init__(self, name: str, stream: IO[str], *, float_precision: int | None = None) -> None:
+    binary = False  # a text stream (standard output, shared with other writers); a file sink writes bytes
+
+    def __init__(self, name: str, stream: IO, *, float_precision: int | None = None) -> None:
         self.name = name
         self._out = stream
         self.float_precision = float_precision
 
     def write(self, batch: OutputBatch) -> None:
         if len(batch):
-            text = encode_jsonl(batch, float_precision=self.float_precision).decode()
+            data = encode_jsonl(batch, float_precision=self.float_precision)
             try:
-                self._out.write(text)
+                self._out.write(data if self.binary else data.decode())
             except OSError as exc:
                 raise ConnectorError(f"sink {self.name!r}: write failed: {exc.strerror or exc}") from None
 
@@ -166,10 +168,12 @@ class StdoutSink(_JsonLines):
 class JsonlSink(_JsonLines):
     """Appends JSON lines to a file; ``flush`` makes them durable."""
 
+    binary = True
+
     def __init__(self, name: str, path: Path, *, float_precision: int | None = None) -> None:
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            stream = open(path, "a", encoding="utf-8")
+            stream = open(path, "ab")
         except OSError as exc:
             raise ConnectorError(f"sink {name!r}: cannot open {path}: {exc.strerror}") from None
         super().__init__(name, stream, float_precision=float_precision)

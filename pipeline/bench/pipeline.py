@@ -15,7 +15,6 @@ around the engine costs is the gap between the two.
 
 from __future__ import annotations
 
-import io
 import tempfile
 import time
 from pathlib import Path
@@ -85,6 +84,8 @@ def _run_pipeline(path: Path, source: str, names, provider: str, batch: int) -> 
     stats = pipe.run()
     elapsed = time.perf_counter() - t0
     pipe.close()
+    if source == "stdin":
+        stream.close()  # the source reads it but does not own it, as with sys.stdin
     return elapsed, stats.events_out
 
 

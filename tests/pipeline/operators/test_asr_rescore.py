@@ -9,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnstream.asr.endpoint import EndpointConfig
-from rnnstream.errors import ConfigError
 from rnnstream.operators.asr import AsrOperator
 from rnnstream.engine.session import load_session
 from rnnstream.apps.transcribe import Transcriber
