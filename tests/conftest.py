@@ -50,6 +50,50 @@ def model_factory(tmp_path_factory):
     return make
 
 
+LOG_TEMPLATES = [{"id": i, "template": t} for i, t in enumerate(
+    ["<*>Receiving block<*>src:<*>dest:<*>", "<*>Received block<*>of size<*>from<*>",
+     "<*>PacketResponder <*> for block <*> terminating<*>", "<*>BLOCK* NameSystem<*>allocateBlock:<*>",
+     "<*>Deleting block<*>file<*>", "<*>Verification succeeded for<*>"], start=1)]
+NEXTWORD_VOCAB = ["<unk>", "</s>", "the", "cat", "sat", "on", "mat", "a", "dog", "ran", "to", "it"]
+
+
+@pytest.fixture(scope="session")
+def token_model_factory(tmp_path_factory):
+    """Build (torch TokenLM, onnx path) for a text operator, random weights, cached per session."""
+    torch = pytest.importorskip("torch", reason="the export tests need the train extra (torch)")
+    from rnnstream.models.token_export import export_token_model
+    from rnnstream.models.token_network import TokenLM, TokenLMConfig
+
+    cache: dict[tuple, tuple] = {}
+    root = tmp_path_factory.mktemp("token_models")
+
+    def make(task: str, vocab: int, features: dict, cell: str = "lstm", top_k: int = 4, seed: int = 0):
+        key = (task, vocab, cell, top_k, seed, repr(features))
+        if key not in cache:
+            torch.manual_seed(seed)
+            net = TokenLM(TokenLMConfig(vocab=vocab, embed=8, hidden=16, cell=cell)).eval()
+            path = Path(root) / f"{task}_{cell}_{vocab}_{len(cache)}.onnx"
+            export_token_model(net, path, name=f"test-{task}", task=task, top_k=top_k, features=features)
+            cache[key] = (net, path)
+        return cache[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def logkeys_model(token_model_factory):
+    """(torch net, onnx path): a random-weight logkeys model over six HDFS templates (ids 1-6,
+    end of session 7)."""
+    return token_model_factory("logkeys", 8, {"end_id": 7, "top_g": 3, "templates": LOG_TEMPLATES,
+                                              "content_pattern": None})
+
+
+@pytest.fixture(scope="session")
+def nextword_model(token_model_factory):
+    """(torch net, onnx path): a random-weight nextword model over a twelve-word vocabulary."""
+    return token_model_factory("nextword", len(NEXTWORD_VOCAB), {"vocabulary": NEXTWORD_VOCAB}, cell="gru", top_k=3)
+
+
 @pytest.fixture(scope="session")
 def asr_model(model_factory):
     """A small random-weight ASR model with the real front-end spec (text is gibberish)."""

@@ -65,6 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(func=_cmd_anomaly)
     _register_asr(kinds)
 
+    from rnnstream.cli.eval_text import register_text
+
+    register_text(kinds)
 
 def _register_asr(kinds: argparse._SubParsersAction) -> None:
     e = kinds.add_parser(

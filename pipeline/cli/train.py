@@ -88,6 +88,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         t.add_argument("--stop-after-steps", type=int, default=None, help=argparse.SUPPRESS)
         t.set_defaults(func=_cmd_train)
     _register_asr(tasks)
+    from rnnstream.cli.train_text import register_text
+
+    register_text(tasks)
 
 
 def _register_asr(train_sub: argparse._SubParsersAction) -> None:

@@ -21,7 +21,8 @@ rnnstream.errors.ConfigError: operators.0.forecast.beam: not a field of a foreca
 from __future__ import annotations
 
 from rnnstream.config.operators import (AnomalyOperatorConfig, AsrOperatorConfig, BatchingConfig,
-                                        ForecastOperatorConfig, OperatorConfig, RnnOperatorConfig, StateConfig)
+                                        ForecastOperatorConfig, LogkeysOperatorConfig, NextwordOperatorConfig,
+                                        OperatorConfig, RnnOperatorConfig, StateConfig)
 from rnnstream.config.pipeline import (CheckpointConfig, DaemonConfig, MetricsConfig, PipelineConfig, parse_config,
                                        resolve_paths)
 from rnnstream.config.sinks import (DeadLetterConfig, JsonlSinkConfig, KafkaSinkConfig, MqttSinkConfig,
@@ -34,7 +35,7 @@ __all__ = [
     "SourceConfig", "FileSourceConfig", "StdinSourceConfig", "KafkaSourceConfig", "MqttSourceConfig",
     "MicrophoneSourceConfig",
     "OperatorConfig", "ForecastOperatorConfig", "AnomalyOperatorConfig", "RnnOperatorConfig", "AsrOperatorConfig",
-    "BatchingConfig", "StateConfig",
+    "LogkeysOperatorConfig", "NextwordOperatorConfig", "BatchingConfig", "StateConfig",
     "SinkConfig", "StdoutSinkConfig", "JsonlSinkConfig", "KafkaSinkConfig", "MqttSinkConfig", "PlotSinkConfig",
     "DeadLetterConfig", "MetricsConfig", "CheckpointConfig", "DaemonConfig",
 ]

@@ -23,7 +23,7 @@ from rnnstream.config.base import Frozen
 from rnnstream.errors import ConfigError
 
 __all__ = ["OperatorConfig", "ForecastOperatorConfig", "AnomalyOperatorConfig", "RnnOperatorConfig",
-           "AsrOperatorConfig", "BatchingConfig", "StateConfig", "OPERATOR_CONFIGS", "owners"]
+           "AsrOperatorConfig", "LogkeysOperatorConfig", "NextwordOperatorConfig", "BatchingConfig", "StateConfig", "OPERATOR_CONFIGS", "owners"]
 
 
 class BatchingConfig(Frozen):
@@ -41,7 +41,7 @@ class _Operator(Frozen):
 
     name: str
     model: str = Field(description="path to a .onnx/.json, or builtin:forecast / builtin:anomaly / builtin:asr "
-                       "/ builtin:asr-companion")
+                       "/ builtin:asr-companion / builtin:logkeys / builtin:nextword")
     provider: Literal["auto", "cpu", "cuda"] = "auto"
     intra_op_threads: int = Field(1, gt=0)
     inter_op_threads: int = Field(1, gt=0)
@@ -91,14 +91,36 @@ class AsrOperatorConfig(_Operator):
             raise ConfigError(f"operators[{self.name}].companion: needs beam-decoded finals (set beam or lm)")
 
 
+class LogkeysOperatorConfig(_Operator):
+    """Raw log lines in (the source's text), DeepLog-style anomaly per event out."""
+
+    type: Literal["logkeys"]
+    model: str = Field("builtin:logkeys", description="a logkeys model (default builtin:logkeys, HDFS)")
+    top_g: int | None = Field(None, ge=1, description="an event outside the top g expected templates is an "
+                              "anomaly (default: the model's, chosen on validation)")
+    top_k: int | None = Field(None, ge=1, description="expected templates listed per event (default: the model's)")
+    content_pattern: str | None = Field(None, description="regex whose (?P<content>...) group is the message "
+                                        "after the line header (default: the model's)")
+    score_end: bool = Field(True, description="on END, flag a session that ends where the model did not expect")
+
+
+class NextwordOperatorConfig(_Operator):
+    """Words or chunks of text in, surprisal and the expected next words out."""
+
+    type: Literal["nextword"]
+    model: str = Field("builtin:nextword", description="a nextword model (default builtin:nextword)")
+    top_k: int | None = Field(None, ge=1, description="next words listed per event (default: the model's)")
+
+
 OperatorConfig = Annotated[
-    Union[ForecastOperatorConfig, AnomalyOperatorConfig, RnnOperatorConfig, AsrOperatorConfig],
+    Union[ForecastOperatorConfig, AnomalyOperatorConfig, RnnOperatorConfig, AsrOperatorConfig,
+          LogkeysOperatorConfig, NextwordOperatorConfig],
     Field(discriminator="type"),
 ]
 
 OPERATOR_CONFIGS: dict[str, type[_Operator]] = {
     "forecast": ForecastOperatorConfig, "anomaly": AnomalyOperatorConfig, "rnn": RnnOperatorConfig,
-    "asr": AsrOperatorConfig,
+    "asr": AsrOperatorConfig, "logkeys": LogkeysOperatorConfig, "nextword": NextwordOperatorConfig,
 }
 
 

@@ -48,7 +48,7 @@ class StateIOSpec(_Frozen):
 class Manifest(_Frozen):
     format_version: int = FORMAT_VERSION
     name: str
-    task: Literal["forecast", "anomaly", "asr", "generic"]
+    task: Literal["forecast", "anomaly", "asr", "logkeys", "nextword", "generic"]
     onnx_file: str
     sha256: str
     inputs: list[IOSpec]

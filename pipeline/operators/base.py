@@ -21,14 +21,15 @@ event each and returns their outputs plus new state.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from rnnstream.engine.session import Session
 from rnnstream.engine.state import ExtraSpec, State, StateSpec
 
-__all__ = ["Operator", "ExtraSpec", "StateSpec"]
+__all__ = ["Operator", "ExtraSpec", "StateSpec", "ReadsText", "SharesState", "TextSteps"]
 
 
 class Operator:
@@ -73,3 +74,38 @@ class Operator:
             "sha256": self.session.sha256,
             "provider": self.session.provider,
         }
+
+
+@dataclass(frozen=True)
+class TextSteps:
+    """A text batch as model steps: ``values[j]`` is step j, taken for row ``owner[j]``.
+
+    A row may take several steps (a chunk of words); ``last[i]`` is row i's last step, whose
+    outputs become the row's. Steps of one row are consecutive, so order within a key holds.
+    """
+
+    values: np.ndarray  # float32 [M, 1]: token ids
+    owner: np.ndarray  # int64 [M]: the row each step belongs to
+    last: np.ndarray  # int64 [N]: index of each row's last step
+
+
+@runtime_checkable
+class ReadsText(Protocol):
+    """An operator whose input is the batch's ``text`` column, not its values."""
+
+    def text_steps(self, text: np.ndarray, kind: np.ndarray) -> TextSteps:
+        """Tokens for a batch's texts (object array of str; END/RESET rows take one step)."""
+        ...
+
+    def text_outputs(self, outputs: dict[str, np.ndarray], steps: TextSteps) -> dict[str, np.ndarray]:
+        """Fold per-step outputs back into one row each (``steps.last`` picks a row's last step)."""
+        ...
+
+
+@runtime_checkable
+class SharesState(Protocol):
+    """An operator with state shared by every key (mined log templates), saved with the snapshots."""
+
+    def dump_shared(self) -> bytes: ...
+
+    def load_shared(self, data: bytes) -> None: ...

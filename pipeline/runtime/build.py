@@ -12,8 +12,9 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from rnnstream.config import (AnomalyOperatorConfig, AsrOperatorConfig, ForecastOperatorConfig, OperatorConfig,
-                              PipelineConfig)
+from rnnstream.config import (AnomalyOperatorConfig, AsrOperatorConfig, FileSourceConfig, ForecastOperatorConfig,
+                              KafkaSourceConfig, LogkeysOperatorConfig, MqttSourceConfig, NextwordOperatorConfig,
+                              OperatorConfig, PipelineConfig, StdinSourceConfig)
 from rnnstream.errors import ConfigError
 from rnnstream.engine.keys import KeyTable
 from rnnstream.operators.anomaly import AnomalyOperator
@@ -25,7 +26,7 @@ from rnnstream.engine.session import load_session
 
 __all__ = ["build_pipeline", "build_operator", "resolve_model", "read_lm_text", "BUILTIN_MODELS"]
 
-BUILTIN_MODELS = ("forecast", "anomaly", "asr", "asr-companion")
+BUILTIN_MODELS = ("forecast", "anomaly", "asr", "asr-companion", "logkeys", "nextword")
 
 
 def resolve_model(spec: str) -> Path:
@@ -58,7 +59,33 @@ def build_operator(cfg: OperatorConfig) -> Operator:
                             lm_sentences=_lm_text(cfg), alpha=cfg.lm_weight, beta=cfg.word_bonus,
                             order=cfg.lm_order, blank_penalty=cfg.blank_penalty, companion=companion,
                             companion_weight=cfg.companion_weight)
+    if isinstance(cfg, LogkeysOperatorConfig):
+        from rnnstream.operators.logkeys import LogkeysOperator
+
+        return LogkeysOperator(session, name=cfg.name, top_g=cfg.top_g, top_k=cfg.top_k,
+                               content_pattern=cfg.content_pattern, score_end=cfg.score_end)
+    if isinstance(cfg, NextwordOperatorConfig):
+        from rnnstream.operators.nextword import NextwordOperator
+
+        return NextwordOperator(session, name=cfg.name, top_k=cfg.top_k)
     return RnnOperator(session, name=cfg.name)
+
+
+def _gives_text(src) -> bool:
+    """Whether a source config fills the ``text`` column the text operators read."""
+    if isinstance(src, (KafkaSourceConfig, MqttSourceConfig)):
+        return src.format == "text"
+    if isinstance(src, (FileSourceConfig, StdinSourceConfig)):
+        return src.text_field is not None
+    return False
+
+
+def _check_text(cfg: PipelineConfig) -> None:
+    readers = [o for o in cfg.operators if isinstance(o, (LogkeysOperatorConfig, NextwordOperatorConfig))]
+    plain = [s.name for s in cfg.sources if not _gives_text(s)]
+    if readers and plain:
+        raise ConfigError(f"sources[{plain[0]}]: operator {readers[0].name} reads text; give this source "
+                          "format: text (kafka, mqtt) or text_field (jsonl, csv, stdin)")
 
 
 def read_lm_text(path: Path, field: str) -> list[str]:
@@ -128,6 +155,7 @@ def _dead_letters(cfg: PipelineConfig, registry: CollectorRegistry):
 
 def build_pipeline(cfg: PipelineConfig, *, registry: CollectorRegistry | None = None) -> Pipeline:
     registry = registry if registry is not None else CollectorRegistry()
+    _check_text(cfg)
     keys = KeyTable()
     operators = [build_operator(o) for o in cfg.operators]
     width = _value_width(operators) if operators else len(cfg.sources[0].value_fields)

@@ -44,7 +44,7 @@ import struct
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -84,6 +84,19 @@ class StateHost(Protocol):
     def drop_keys(self, ids: np.ndarray) -> None:
         """Forget these keys' state in every operator, without counting evictions."""
         ...
+
+
+def _shared(host) -> dict:
+    # Shared operator state (mined log templates) goes with every partition's state: a member
+    # that takes a partition over learns the templates its keys were scored with.
+    return host.shared_states() if isinstance(host, SharesStates) else {}
+
+
+@runtime_checkable
+class SharesStates(Protocol):
+    """A state host whose operators may hold state shared by every key."""
+
+    def shared_states(self) -> dict: ...
 
 
 class SimpleHost:
@@ -221,7 +234,7 @@ class PartitionedState:
                 mask = self._owner_of(exported["key_ids"]) == idx
                 subset[op] = ({k: v[mask] for k, v in exported.items()}, sha)
             position = {"topic": topic, "partition": partition, "offset": offset}
-            payload = encode_exported(subset, self.host.keys, position)
+            payload = encode_exported(subset, self.host.keys, position, shared=_shared(self.host))
             gen = self._gen.get(idx, 0) + 1
             slot = "ab"[gen % 2]
             pieces = [payload[i : i + self.chunk_bytes] for i in range(0, len(payload), self.chunk_bytes)]
@@ -294,7 +307,7 @@ class PartitionedState:
             return None
         marker, payload = found
         snap = decode_snapshot(payload, origin=f"changelog {topic}/{partition}")
-        outcome = restore_snapshot(snap, self.host.stores(), self.host.keys)
+        outcome = restore_snapshot(snap, self.host.stores(), self.host.keys, shared=_shared(self.host))
         names = [snap.arrays[f"{op}/keys"] for op in snap.header.get("operators", {}) if f"{op}/keys" in snap.arrays]
         if names:
             allnames = np.concatenate(names)

@@ -25,6 +25,7 @@ import numpy as np
 from rnnstream.errors import SnapshotError
 from rnnstream.engine.keys import KeyTable
 from rnnstream.engine.store import StateStore
+from rnnstream.operators.base import SharesState
 
 __all__ = [
     "write_snapshot", "read_snapshot", "restore_snapshot", "Snapshot", "encode_snapshot", "encode_exported",
@@ -34,6 +35,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAGIC = b"RNNSNAP1"
+SHARED = "_shared"  # the array holding an operator's shared (not per-key) state
 
 
 @dataclass
@@ -47,17 +49,25 @@ class Snapshot:
 
 
 def encode_snapshot(
-    stores: dict[str, tuple[StateStore, str]], keys: KeyTable, positions: dict[str, Any]
+    stores: dict[str, tuple[StateStore, str]], keys: KeyTable, positions: dict[str, Any], *,
+    shared: dict[str, SharesState] | None = None,
 ) -> bytes:
-    """Serialise ``{operator: (store, model_sha256)}`` and source positions."""
-    return encode_exported({op: (store.export(), sha) for op, (store, sha) in stores.items()}, keys, positions)
+    """Serialise ``{operator: (store, model_sha256)}``, source positions and shared operator state."""
+    return encode_exported({op: (store.export(), sha) for op, (store, sha) in stores.items()}, keys, positions,
+                           shared=shared)
 
 
 def encode_exported(
-    exports: dict[str, tuple[dict[str, np.ndarray], str]], keys: KeyTable, positions: dict[str, Any]
+    exports: dict[str, tuple[dict[str, np.ndarray], str]], keys: KeyTable, positions: dict[str, Any], *,
+    shared: dict[str, SharesState] | None = None,
 ) -> bytes:
-    """Serialise ``{operator: (StateStore.export() arrays, model_sha256)}``, possibly a subset of keys."""
+    """Serialise ``{operator: (StateStore.export() arrays, model_sha256)}``, possibly a subset of keys.
+
+    ``shared`` operators' state (mined templates) goes in whole, as ``<operator>/_shared`` bytes.
+    """
     arrays: dict[str, np.ndarray] = {}
+    for op, owner in (shared or {}).items():
+        arrays[f"{op}/{SHARED}"] = np.frombuffer(owner.dump_shared(), dtype=np.uint8)
     ops: dict[str, Any] = {}
     for op, (exported, sha) in exports.items():
         exported = dict(exported)
@@ -126,12 +136,18 @@ def read_snapshot(path: str | Path) -> Snapshot | None:
 
 
 def restore_snapshot(
-    snap: Snapshot, stores: dict[str, tuple[StateStore, str]], keys: KeyTable
+    snap: Snapshot, stores: dict[str, tuple[StateStore, str]], keys: KeyTable, *,
+    shared: dict[str, SharesState] | None = None,
 ) -> dict[str, str]:
     """Load each operator's keys into its store. Returns ``{operator: outcome}``.
 
-    Outcomes: ``restored``, ``model_changed`` (state dropped, logged), ``absent``.
+    Outcomes: ``restored``, ``model_changed`` (state dropped, logged), ``absent``. Shared
+    state (mined templates) does not depend on the model's weights and is always loaded.
     """
+    for op, owner in (shared or {}).items():
+        saved = snap.arrays.get(f"{op}/{SHARED}")
+        if saved is not None:
+            owner.load_shared(saved.tobytes())
     outcome: dict[str, str] = {}
     saved_ops = snap.header.get("operators", {})
     for op, (store, sha) in stores.items():
@@ -150,7 +166,7 @@ def restore_snapshot(
         if names is None:
             raise SnapshotError(f"snapshot lacks keys for operator {op!r}")
         prefix = f"{op}/"
-        arrays = {k[len(prefix) :]: v for k, v in snap.arrays.items() if k.startswith(prefix)}
+        arrays = {k[len(prefix) :]: v for k, v in snap.arrays.items() if k.startswith(prefix) and k != prefix + SHARED}
         ids = keys.intern_many(names) if names.size else np.empty(0, np.int64)
         store.load(ids, arrays)
         outcome[op] = "restored"

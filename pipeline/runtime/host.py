@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from rnnstream.operators.base import SharesState
+
 __all__ = ["KeyHost"]
 
 
@@ -48,6 +50,10 @@ class KeyHost:
     def stores(self) -> dict[str, tuple]:
         """``{operator: (store, model sha256)}``."""
         return {n: (s.store, s.operator.describe()["sha256"]) for n, s in self.schedulers.items()}
+
+    def shared_states(self) -> dict:
+        """``{operator: operator}`` for operators with state shared by every key (mined templates)."""
+        return {n: s.operator for n, s in self.schedulers.items() if isinstance(s.operator, SharesState)}
 
     def drop_keys(self, ids: np.ndarray) -> None:
         """Forget keys in every operator (their partition went elsewhere); not counted as evictions."""

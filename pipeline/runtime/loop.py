@@ -36,10 +36,11 @@ from rnnstream.engine.keys import KeyTable
 from rnnstream.logs import RateLimitedLogger
 from rnnstream.metrics import get_metrics
 from rnnstream.metrics_util import observe_many
-from rnnstream.operators.base import Operator
+from rnnstream.operators.base import Operator, ReadsText
 from rnnstream.engine.records import DATA, DeadRecord, OutputBatch, RecordBatch
 from rnnstream.runtime.batcher import MicroBatcher
 from rnnstream.runtime.host import KeyHost
+from rnnstream.runtime.text import process_text
 from rnnstream.engine.scheduler import Scheduler
 from rnnstream.engine.store import StateStore
 
@@ -160,7 +161,7 @@ class Pipeline(KeyHost):
             snap = read_snapshot(self.checkpoint_path)
             if snap is not None:
                 stores = {n: (s.store, s.operator.describe()["sha256"]) for n, s in self.schedulers.items()}
-                outcome = restore_snapshot(snap, stores, self.keys)
+                outcome = restore_snapshot(snap, stores, self.keys, shared=self.shared_states())
                 for src in self.sources:
                     if src.name in snap.positions:
                         src.seek(snap.positions[src.name])
@@ -324,7 +325,10 @@ class Pipeline(KeyHost):
         # Resolve names first: an END record releases its key's id while the operators run.
         names = self.keys.names(batch.key_ids)
         for name, sched in self.schedulers.items():
-            outputs, op_emitted = sched.process(batch.key_ids, batch.ts, batch.values, batch.kind)
+            if isinstance(sched.operator, ReadsText):
+                outputs, op_emitted = process_text(sched, sched.operator, batch)
+            else:
+                outputs, op_emitted = sched.process(batch.key_ids, batch.ts, batch.values, batch.kind)
             fields[name] = outputs
             emitted |= op_emitted  # END rows carry output from operators that finish (ASR finals)
             for field_name in sched.operator.alert_outputs:
@@ -371,7 +375,8 @@ class Pipeline(KeyHost):
         self.dead_letters.flush()
         if self.checkpoint_path:
             stores = {n: (s.store, s.operator.describe()["sha256"]) for n, s in self.schedulers.items()}
-            write_snapshot(self.checkpoint_path, encode_snapshot(stores, self.keys, dict(self.positions)))
+            write_snapshot(self.checkpoint_path, encode_snapshot(stores, self.keys, dict(self.positions),
+                                                                 shared=self.shared_states()))
         for src in self.sources:
             if src.name in self.positions:
                 src.commit(self.positions[src.name])

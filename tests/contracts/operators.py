@@ -147,6 +147,62 @@ def _asr(beam: int | None, companion: bool = False):
     return build, events
 
 
+def _token_whole(net, fields):
+    """Per-event outputs of a token model from torch on the whole sequence (``fields`` shapes rows)."""
+    import torch
+
+    def whole(seq: np.ndarray) -> list[dict]:
+        raw = seq[:, 0].astype(np.int64)
+        ids = torch.from_numpy(np.where(raw < net.config.vocab, raw, 0))[None]  # unknown ids read as 0
+        with torch.no_grad():
+            before = torch.log_softmax(net(ids), dim=-1)[0]
+            out, _ = net.rnn(net.embed(ids), net._to_rnn(net.zero_state(1)))
+            after = torch.log_softmax(net.head(out[0]), dim=-1)
+        chosen = before.gather(1, ids[0, :, None])[:, 0]
+        rank = (before > chosen[:, None]).sum(dim=1)
+        _, top_ids = torch.topk(after - 1e9 * (torch.arange(after.shape[1]) == 0), 4, dim=-1)
+        top_logp = after.gather(1, top_ids)
+        return [fields(int(raw[t]), float(chosen[t]), int(rank[t]), top_logp[t].numpy(), top_ids[t].numpy())
+                for t in range(ids.shape[1])]
+
+    return whole
+
+
+def _logkeys(getfixture):
+    from rnnstream.operators.logkeys import LogkeysOperator
+
+    net, path = getfixture("logkeys_model")
+    session = load_session(path, provider="cpu")
+    book = LogkeysOperator(session).book
+
+    def fields(tid, logp, rank, top_logp, top_ids):
+        known = 0 < tid < 8  # 0 and 8 are templates the model never saw: always anomalies
+        rank = rank if known else 8
+        return {"template": np.int64(tid), "template_text": book.template(tid),
+                "p": np.float32(np.exp(logp) if known else 0.0), "rank": np.int64(rank),
+                "expected": top_ids[:3].astype(np.int64), "anomaly": bool(rank >= 3)}
+
+    return (lambda: LogkeysOperator(session, top_k=3)), _token_whole(net, fields)
+
+
+def _nextword(getfixture):
+    from rnnstream.operators.nextword import NextwordOperator
+
+    net, path = getfixture("nextword_model")
+    session = load_session(path, provider="cpu")
+    vocab = NextwordOperator(session).vocab
+
+    def fields(tid, logp, rank, top_logp, top_ids):
+        return {"surprisal": np.float32(-logp / np.log(2.0)), "next": vocab.decode(top_ids[:3]),
+                "next_p": np.exp(top_logp[:3]).astype(np.float32)}
+
+    return (lambda: NextwordOperator(session)), _token_whole(net, fields)
+
+
+def _log_events(rng, n):
+    return rng.integers(0, 9, size=(n, 1)).astype(np.float32)  # 0 and 8: templates the model never saw
+
+
 _GRU, _GRU_EV = _rnn("gru")
 _LSTM, _LSTM_EV = _rnn("lstm")
 _CHUNK, _CHUNK_EV = _rnn("gru", chunk=4)
@@ -163,6 +219,9 @@ OPERATORS: list[OperatorImpl] = [
     OperatorImpl("asr-greedy", _ASR, _ASR_EV, max_len=12, streamed_text=True),
     OperatorImpl("asr-beam4", _BEAM, _BEAM_EV, max_len=12, streamed_text=True),
     OperatorImpl("asr-beam4-companion", _PAIR, _PAIR_EV, max_len=12, streamed_text=True),
+    OperatorImpl("logkeys", _logkeys, _log_events, max_len=12, atol=1e-4),
+    OperatorImpl("nextword", _nextword, lambda rng, n: rng.integers(0, 12, size=(n, 1)).astype(np.float32),
+                 max_len=12, atol=1e-4),
 ]
 
 

@@ -1,0 +1,130 @@
+"""``rnnstream train logkeys`` and ``rnnstream train nextword``: the text operators' models.
+
+Both follow the trainer's conventions: a checkpoint every two minutes and at each
+validation (``--resume`` continues it), gradient clipping, a progress bar, a loss-curve PNG
+beside the model, and an ONNX export checked step by step against torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+__all__ = ["register_text"]
+
+# (flag, TokenTrainConfig field, type, help)
+_TRAIN_FLAGS = (
+    ("--cell", "cell", str, "lstm or gru"),
+    ("--embed", "embed", int, "token embedding width"),
+    ("--hidden", "hidden", int, "hidden units"),
+    ("--layers", "layers", int, "stacked recurrent layers"),
+    ("--batch-size", "batch_size", int, "sessions or lanes per batch"),
+    ("--window", "window", int, "nextword: words per truncated-BPTT window"),
+    ("--lr", "lr", float, "peak Adam learning rate"),
+    ("--clip-norm", "clip_norm", float, "gradient-norm clip"),
+    ("--max-steps", "max_steps", int, "optimiser steps"),
+    ("--eval-every", "eval_every", int, "steps between validations"),
+    ("--patience", "patience", int, "validations without improvement before early stop"),
+    ("--seed", "seed", int, "training seed"),
+    ("--threads", "threads", int, "torch CPU threads"),
+)
+
+
+def _common(p: argparse.ArgumentParser, defaults: dict) -> None:
+    for flag, field, typ, text in _TRAIN_FLAGS:
+        p.add_argument(flag, dest="cfg:" + field, type=typ, default=defaults.get(field),
+                       help=f"{text} (default {defaults.get(field, 'the trainer default')})")
+    p.add_argument("--out", required=True, type=Path, help="output .onnx path; the manifest goes beside it")
+    p.add_argument("--name", help="model name in the manifest")
+    p.add_argument("--checkpoint-dir", type=Path, help="checkpoint folder (default <out>.ckpt)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --checkpoint-dir")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def register_text(tasks: argparse._SubParsersAction) -> None:
+    lk = tasks.add_parser("logkeys", help="DeepLog-style LSTM over log template ids (HDFS sessions)",
+                          description="Train on normal sessions, choose top_g on a labelled validation split.")
+    lk.add_argument("--sessions", required=True, type=Path, help="normal sessions, one per line (template ids)")
+    lk.add_argument("--templates", required=True, type=Path, help="loghub templates CSV (EventId,EventTemplate)")
+    lk.add_argument("--valid", required=True, type=Path, help="labelled validation CSV (Sequence,label)")
+    lk.add_argument("--content-pattern", help="regex with (?P<content>...) for the message part (default HDFS)")
+    lk.add_argument("--top-k", type=int, default=9, help="expected templates listed per event (default 9)")
+    _common(lk, {"cell": "lstm", "embed": 16, "hidden": 64, "max_steps": 1500, "batch_size": 64})
+    lk.set_defaults(func=_cmd_logkeys)
+    nw = tasks.add_parser("nextword", help="word-level GRU language model (public-domain English text)",
+                          description="Train on a text file, validate on another; vocabulary from the train text.")
+    nw.add_argument("--train", required=True, type=Path, help="training text, UTF-8")
+    nw.add_argument("--dev", required=True, type=Path, help="validation text, UTF-8 (early stopping)")
+    nw.add_argument("--vocab-size", type=int, default=5000, help="most frequent training words kept (default 5000)")
+    nw.add_argument("--top-k", type=int, default=5, help="next words listed per event (default 5)")
+    _common(nw, {"cell": "gru", "embed": 128, "hidden": 192, "max_steps": 3000, "batch_size": 32, "window": 48})
+    nw.set_defaults(func=_cmd_nextword)
+
+
+def _config(args: argparse.Namespace):
+    from rnnstream.models.token_trainer import TokenTrainConfig
+
+    given = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg:") and v is not None}
+    return TokenTrainConfig(**given)
+
+
+def _progress(args: argparse.Namespace, total: int):
+    if args.no_progress:
+        return None, None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="step")
+
+    def update(step: int, loss: float, val: float | None) -> None:
+        bar.n = step
+        bar.set_postfix_str(f"loss {loss:.3f}" + (f" val {val:.3f}" if val is not None else ""), refresh=False)
+        bar.refresh()
+
+    return update, bar
+
+
+def _curve(out: Path) -> None:
+    from rnnstream.engine.manifest import load_manifest
+    from rnnstream.models.plots import plot_loss_curves
+
+    manifest, _ = load_manifest(out)
+    history = manifest.training.get("history") or []
+    if history:
+        plot_loss_curves(history, out.with_suffix(".loss.png"), title=manifest.name, ylabel="cross-entropy (nats)")
+
+
+def _cmd_logkeys(args: argparse.Namespace) -> int:
+    from rnnstream.models.logkeys_train import HDFS_CONTENT, LogkeysJob, train_logkeys
+
+    cfg = _config(args)
+    job = LogkeysJob(sessions=args.sessions, templates=args.templates, valid=args.valid, out=args.out,
+                     name=args.name or "logkeys", content_pattern=args.content_pattern or HDFS_CONTENT,
+                     top_k=args.top_k, checkpoint_dir=args.checkpoint_dir or args.out.with_suffix(".ckpt"))
+    update, bar = _progress(args, cfg.max_steps)
+    try:
+        result = train_logkeys(job, cfg, resume=args.resume, progress=update)
+    finally:
+        if bar is not None:
+            bar.close()
+    _curve(args.out)
+    print(json.dumps(result))
+    return 0
+
+
+def _cmd_nextword(args: argparse.Namespace) -> int:
+    from rnnstream.models.nextword_train import NextwordJob, train_nextword
+
+    cfg = _config(args)
+    job = NextwordJob(train=args.train, dev=args.dev, out=args.out, name=args.name or "nextword",
+                      vocab_size=args.vocab_size, top_k=args.top_k,
+                      checkpoint_dir=args.checkpoint_dir or args.out.with_suffix(".ckpt"))
+    update, bar = _progress(args, cfg.max_steps)
+    try:
+        result = train_nextword(job, cfg, resume=args.resume, progress=update)
+    finally:
+        if bar is not None:
+            bar.close()
+    _curve(args.out)
+    print(json.dumps(result))
+    return 0

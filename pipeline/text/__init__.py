@@ -1,0 +1,3 @@
+"""Text for the text operators: tokens and vocabularies, log templates."""
+
+__all__: list[str] = []
