@@ -5,7 +5,8 @@ typed columns, or says which line it cannot take. This module drives it: a run t
 cannot take is split around the line it names (or in half), and short runs go through the
 per-record decoder, which names each bad record's reason. So a block with bad records gives
 the same good records in the same order, and the same dead letters, as record by record.
-Keys are interned once per distinct key in the run; nothing is made per record in Python.
+Keys are interned once per distinct key in the run; nothing is made per record in Python
+(a text column comes out of Arrow as the one object array ``meta["text"]``).
 
 >>> s, e = line_bounds(b'ab\\n\\n  \\ncd\\r\\n')
 >>> s.tolist(), e.tolist()
@@ -21,17 +22,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rnnstream.connectors.decode import RecordDecoder
+from rnnstream.connectors.decode import WHITESPACE, RecordDecoder
 from rnnstream.engine.records import DeadRecord, RecordBatch
 
 __all__ = ["line_bounds", "decode_block", "Suspect", "Columns", "assemble", "run_bytes", "first",
-           "key_column", "value_columns", "NUMBERS"]
+           "key_column", "value_columns", "text_column", "NUMBERS"]
 
 SMALLEST_SPLIT = 16  # below this many lines a run goes record by record
 MAX_FAILURES = 12  # failed parses per block before the rest goes record by record
 NUMBERS = (pa.int64(), pa.float64())
 
-Columns = tuple  # (keys: pa string array, ts: float64 [n] or None for "now", values: float64 [n, width])
+Columns = tuple  # (keys: pa string array, ts: float64 [n] or None for "now", values: float64 [n, width],
+#                   text: pa string array, or None without text_field)
 """What a format's parser returns for a run it takes."""
 
 
@@ -79,7 +81,7 @@ def decode_block(dec: RecordDecoder, block: bytes, positions: np.ndarray | None,
 def _decode(dec, block, starts, ends, positions, parse, slow, now_wall, now, budget: list[int]) -> RecordBatch:
     n = starts.size
     if n == 0:
-        return _empty(dec)
+        return dec.empty()
     cut: list[slice] = []
     cols = None
     try:
@@ -120,7 +122,7 @@ def run_bytes(block: bytes, starts: np.ndarray, ends: np.ndarray) -> bytes:
 def assemble(dec: RecordDecoder, block: bytes, starts, ends, positions, cols: Columns, now_wall: float,
              now: float) -> RecordBatch:
     """The batch of a parsed run; rows whose values are not finite become dead letters."""
-    keys, ts, values = cols
+    keys, ts, values, text = cols
     ts = np.full(starts.size, now_wall) if ts is None else ts
     with np.errstate(over="ignore"):
         values = values.astype(np.float32)
@@ -131,10 +133,13 @@ def assemble(dec: RecordDecoder, block: bytes, starts, ends, positions, cols: Co
         dead = [dec.dead_record("non_finite", "value is NaN or infinite", block[starts[i] : ends[i]], where, i)
                 for i in np.flatnonzero(~good).tolist()]
         keys, values, ts = keys.filter(pa.array(good)), values[good], ts[good]
+        text = None if text is None else text.filter(pa.array(good))
     encoded = pc.dictionary_encode(keys)
     names = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
     ids = dec.keys.intern_many(names)[encoded.indices.to_numpy()] if len(names) else np.empty(0, np.int64)
     batch = RecordBatch.data(ids, ts, values, ingest=np.full(ids.size, now), source=dec.source)
+    if text is not None:
+        batch.meta["text"] = text.to_numpy(zero_copy_only=False)  # one object array of str
     batch.dead = dead
     return batch
 
@@ -160,6 +165,8 @@ def key_column(table: pa.Table, field: str) -> pa.Array | None:
 
 
 def value_columns(table: pa.Table, fields: list[str], width: int, n: int) -> np.ndarray | None:
+    if not fields:  # text-only records
+        return np.zeros((n, width))
     if any(f not in table.column_names for f in fields):
         return None
     cols = [table.column(f).combine_chunks() for f in fields]
@@ -177,6 +184,18 @@ def value_columns(table: pa.Table, fields: list[str], width: int, n: int) -> np.
     return np.column_stack([c.to_numpy().astype(np.float64) for c in cols])
 
 
-def _empty(dec) -> RecordBatch:
-    return RecordBatch.data(np.empty(0, np.int64), np.empty(0), np.empty((0, dec.width), np.float32),
-                            source=dec.source)
+def text_column(table: pa.Table, dec: RecordDecoder) -> pa.Array | None:
+    """The text column of a run (None when no record has it); :class:`Suspect` names the first
+    record whose text the per-record path rejects: null or missing, too long, or blank."""
+    if dec.text_field not in table.column_names:
+        return None
+    col = table.column(dec.text_field).combine_chunks()
+    if col.type != pa.string():
+        return None  # not text at all (a parser that typed it otherwise): the per-record path names it
+    # Blank means only what str.strip() removes, the per-record path's test.
+    bad = pc.or_(pc.greater(pc.binary_length(col), dec.max_text_bytes),
+                 pc.equal(pc.utf8_length(pc.utf8_trim(col, characters=WHITESPACE)), 0))
+    bad = pc.fill_null(bad, True)
+    if pc.any(bad).as_py():
+        raise Suspect(first(bad))
+    return col

@@ -1,9 +1,10 @@
 """CSV lines to columns: Arrow's CSV reader on a run of data lines (driven by :mod:`.blocks`).
 
 The key column is read as text, the value columns as numbers, and the timestamp as numbers
-or as ISO 8601 text (a time without a zone is UTC, as in the per-record path). A run with
-any other shape (a wrong column count, a value that is not a number, an empty field) goes
-down to the per-record decoder, which names each bad record's reason.
+or as ISO 8601 text (a time without a zone is UTC, as in the per-record path), and the
+``text_field`` column, if any, as text. A run with any other shape (a wrong column count, a
+value that is not a number, an empty field, blank or too long text) goes down to the
+per-record decoder, which names each bad record's reason.
 
 >>> from rnnstream.connectors.decode import RecordDecoder
 >>> from rnnstream.engine.keys import KeyTable
@@ -20,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from rnnstream.connectors.blocks import NUMBERS, Columns, decode_block, key_column, value_columns
+from rnnstream.connectors.blocks import NUMBERS, Columns, decode_block, key_column, text_column, value_columns
 from rnnstream.connectors.decode import RecordDecoder
 from rnnstream.engine.records import RecordBatch
 
@@ -34,10 +35,12 @@ def decode_csv_block(dec: RecordDecoder, block: bytes, header: list[str],
         parse = None  # duplicate names or control records: only the per-record path reads those
     else:
         read = pcsv.ReadOptions(column_names=list(header), use_threads=False)
+        text = [] if dec.text_field is None else [dec.text_field]
         convert = pcsv.ConvertOptions(
-            column_types={dec.key_field: pa.string(), **{f: pa.float64() for f in dec.value_fields}},
+            column_types={dec.key_field: pa.string(), **{f: pa.string() for f in text},
+                          **{f: pa.float64() for f in dec.value_fields}},
             strings_can_be_null=False, null_values=[], include_columns=[
-                c for c in (dec.key_field, dec.ts_field, *dec.value_fields) if c in header])
+                c for c in (dec.key_field, dec.ts_field, *dec.value_fields, *text) if c in header])
 
         def parse(data: bytes, n: int) -> Columns | None:
             return _columns(dec, pcsv.read_csv(pa.py_buffer(data), read_options=read, convert_options=convert), n)
@@ -51,10 +54,11 @@ def _columns(dec: RecordDecoder, table: pa.Table, n: int) -> Columns | None:
         return None
     keys = key_column(table, dec.key_field)
     values = value_columns(table, dec.value_fields, dec.width, n)
-    if keys is None or values is None:
+    text = None if dec.text_field is None else text_column(table, dec)
+    if keys is None or values is None or (text is None and dec.text_field is not None):
         return None
     if dec.ts_field not in table.column_names:
-        return keys, None, values
+        return keys, None, values, text
     col = table.column(dec.ts_field).combine_chunks()
     if col.type in NUMBERS:
         ts = col.to_numpy().astype(np.float64)
@@ -66,4 +70,4 @@ def _columns(dec: RecordDecoder, table: pa.Table, n: int) -> Columns | None:
         if not pa.types.is_timestamp(col.type):
             return None
         ts = pc.cast(pc.cast(col, pa.timestamp("us", tz="UTC")), pa.int64()).to_numpy() / 1e6
-    return (keys, ts, values) if np.isfinite(ts).all() else None
+    return (keys, ts, values, text) if np.isfinite(ts).all() else None

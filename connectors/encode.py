@@ -6,8 +6,9 @@ layout as :meth:`~rnnstream.engine.records.OutputBatch.rows`. Numbers keep round
 a float32 output is written as the shortest text that reads back to the same float32, a float64
 as the shortest for float64. ``float_precision`` rounds to that many decimals instead. NaN and
 infinities, which JSON cannot hold, are written as ``null``. Numeric and boolean columns of
-any shape are formatted without a Python object per row; object columns (an ASR operator's
-text and words) are the exception, encoded per row with orjson.
+any shape, and string columns (keys, input text, an ASR operator's text), are formatted
+without a Python object per row: strings are escaped with Arrow kernels, as orjson escapes
+them. Other object columns (an ASR operator's words) are encoded per row with orjson.
 
 >>> import numpy as np
 >>> from rnnstream.engine.records import OutputBatch
@@ -17,6 +18,8 @@ text and words) are the exception, encoded per row with orjson.
 >>> print(encode_jsonl(b).decode(), end="")
 {"key":"a","ts":1.5,"value":0.1,"f":{"p":[1,2.5],"alert":true}}
 {"key":"b\\"","ts":2,"value":null,"f":{"p":[3,4],"alert":false}}
+>>> print(*json_strings(np.array(['say "hi"\\n', "tab\\there", None], object)).to_pylist())
+"say \\"hi\\"\\n" "tab\\there" null
 """
 
 from __future__ import annotations
@@ -33,19 +36,23 @@ from rnnstream.engine.records import OutputBatch
 __all__ = ["encode_jsonl", "encode_values", "json_column", "json_strings"]
 
 _NEEDS_ESCAPE = r'["\\\x00-\x1f]'
+_SHORT = {8: "\\b", 9: "\\t", 10: "\\n", 12: "\\f", 13: "\\r"}  # orjson's (and JSON's) short escapes
 
 
-def json_strings(values: np.ndarray) -> pa.Array:
-    """JSON string literals (quoted, escaped) for an array of Python strings."""
-    arr = pa.array(values, pa.string())
-    special = pc.match_substring_regex(arr, _NEEDS_ESCAPE)
+def json_strings(values: np.ndarray | pa.Array) -> pa.Array:
+    """JSON string literals (quoted, escaped as orjson does) for an array of strings; None is ``null``."""
+    arr = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
+    special = pc.fill_null(pc.match_substring_regex(arr, _NEEDS_ESCAPE), False)
     if pc.any(special).as_py():
-        # Rare (quotes, backslashes or control characters in a key): those rows the slow way.
-        out = np.array(pc.binary_join_element_wise('"', arr, '"', "").to_pylist(), dtype=object)
-        rows = np.flatnonzero(special.to_numpy(zero_copy_only=False))
-        out[rows] = [orjson.dumps(values[i]).decode() for i in rows.tolist()]
-        return pa.array(out, pa.string())
-    return pc.binary_join_element_wise('"', arr, '"', "")
+        # Escape just the rows that need it: backslashes first (the escapes add more), then
+        # quotes, then only the control characters that occur (a byte < 0x20 in UTF-8 is one).
+        rows = pc.replace_substring(pc.filter(arr, special), "\\", "\\\\")
+        rows = pc.replace_substring(rows, '"', '\\"')
+        data = np.frombuffer(rows.buffers()[2], np.uint8)
+        for c in np.unique(data[data < 32]).tolist():
+            rows = pc.replace_substring(rows, chr(c), _SHORT.get(c, f"\\u{c:04x}"))
+        arr = pc.replace_with_mask(arr, special, rows)
+    return pc.fill_null(pc.binary_join_element_wise('"', arr, '"', ""), "null")
 
 
 def _numbers(flat: np.ndarray, precision: int | None) -> pa.Array:
@@ -66,9 +73,16 @@ def json_column(col: np.ndarray, precision: int | None = None) -> pa.Array:
     """One JSON value per row for a column ``[N, ...]``: numbers, booleans, nested lists, or
     (object columns) whatever orjson makes of each element."""
     n = col.shape[0]
-    if col.dtype == object:
+    if col.dtype == object or col.dtype.kind == "U":
+        if col.ndim == 1:
+            try:
+                return json_strings(pa.array(col, pa.string()))
+            except (pa.ArrowTypeError, pa.ArrowInvalid):
+                pass  # not all strings (an ASR operator's word lists): per row below
         return pa.array([orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY).decode() for v in col.tolist()],
                         pa.string())
+    if col.size == 0:  # no values per row (text-only records): every row holds the same empty lists
+        return pa.repeat(pa.scalar(orjson.dumps(np.zeros(col.shape[1:]).tolist()).decode()), n)
     text = _numbers(np.ascontiguousarray(col).reshape(-1), precision)
     for size in reversed(col.shape[1:]):  # innermost axis first: join into "[a,b]" and go out a level
         offsets = pa.array(np.arange(0, len(text) + 1, size, dtype=np.int32))

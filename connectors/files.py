@@ -51,13 +51,15 @@ class FileSource:
             ts_field=cfg.ts_field,
             value_fields=list(cfg.value_fields),
             max_record_bytes=cfg.max_record_bytes,
+            text_field=cfg.text_field,
+            max_text_bytes=cfg.max_text_bytes,
         )
         self._header: list[str] | None = None
         self._block = MIN_BLOCK_BYTES
         if cfg.type == "csv":
             first = self._f.readline()
             self._header = next(csv.reader(io.StringIO(first.decode("utf-8", "replace").strip())), [])
-            needed = [cfg.key_field, *cfg.value_fields]
+            needed = [cfg.key_field, *cfg.value_fields, *([cfg.text_field] if cfg.text_field else [])]
             missing = [c for c in needed if c not in self._header]
             if missing:
                 raise ConnectorError(f"source {cfg.name!r}: {path} has no column {missing[0]!r} (header {self._header})")

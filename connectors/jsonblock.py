@@ -1,8 +1,10 @@
 """JSON lines to columns: Arrow's JSON reader on a run of lines (driven by :mod:`.blocks`).
 
 Arrow takes a run when every line is a plain record: a key, numeric values (or one list of
-them), an optional numeric timestamp, no control field. It names the line where it fails,
-and a control record or a record missing its key or a value is named too; :mod:`.blocks`
+them), an optional numeric timestamp, no control field, and with ``text_field`` a string
+there (read as a string column: Arrow then names a line where it is a number, list or
+object). It names the line where it fails, and a control record or a record missing its
+key, a value or its text (or with blank or too long text) is named too; :mod:`.blocks`
 decodes around those, record by record.
 
 >>> from rnnstream.connectors.decode import RecordDecoder
@@ -22,7 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from rnnstream.connectors.blocks import NUMBERS, Columns, Suspect, decode_block, first, key_column, value_columns
+from rnnstream.connectors.blocks import (NUMBERS, Columns, Suspect, decode_block, first, key_column, text_column,
+                                        value_columns)
 from rnnstream.connectors.decode import RecordDecoder
 from rnnstream.engine.records import RecordBatch
 
@@ -35,12 +38,14 @@ _NUMBER = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$"  # a JSON number, 
 
 def decode_json_block(dec: RecordDecoder, block: bytes, positions: np.ndarray | None = None) -> RecordBatch:
     """Decode the JSON lines in ``block``; ``positions[i]`` is line i's position for dead letters."""
-    return decode_block(dec, block, positions, lambda data, n: _columns(dec, data, n), dec.decode_json)
+    parse = None if dec.text_field is None else pj.ParseOptions(
+        explicit_schema=pa.schema([(dec.text_field, pa.string())]), unexpected_field_behavior="infer")
+    return decode_block(dec, block, positions, lambda data, n: _columns(dec, data, n, parse), dec.decode_json)
 
 
-def _columns(dec: RecordDecoder, data: bytes, n: int) -> Columns | None:
+def _columns(dec: RecordDecoder, data: bytes, n: int, parse: pj.ParseOptions | None) -> Columns | None:
     try:
-        table = pj.read_json(pa.py_buffer(data), read_options=_READ)
+        table = pj.read_json(pa.py_buffer(data), read_options=_READ, parse_options=parse)
     except pa.ArrowInvalid as exc:
         row = _ROW.search(str(exc))
         if row is not None and 0 <= int(row.group(1)) < n:
@@ -64,7 +69,8 @@ def _columns(dec: RecordDecoder, data: bytes, n: int) -> Columns | None:
                 raise Suspect(first(odd))
     keys = key_column(table, dec.key_field)
     values = value_columns(table, dec.value_fields, dec.width, n)
-    if keys is None or values is None:
+    text = None if dec.text_field is None else text_column(table, dec)
+    if keys is None or values is None or (text is None and dec.text_field is not None):
         return None
     ts = None
     if dec.ts_field in names:
@@ -74,4 +80,4 @@ def _columns(dec: RecordDecoder, data: bytes, n: int) -> Columns | None:
         ts = col.to_numpy().astype(np.float64)
         if not np.isfinite(ts).all():
             return None
-    return keys, ts, values
+    return keys, ts, values, text

@@ -72,7 +72,7 @@ class KafkaSource:
         self.decoder = WireDecoder(
             cfg.name, keys, width=width, fmt=cfg.format, key_field=cfg.key_field, ts_field=cfg.ts_field,
             value_fields=list(cfg.value_fields), max_record_bytes=cfg.max_record_bytes, sample_rate=cfg.sample_rate,
-        )
+            max_text_bytes=cfg.max_text_bytes)
         self.positions: dict[TP, int] = {}
         self.ready = False
         self.commit_due = False

@@ -5,7 +5,9 @@ Input messages (one event each):
 - **key**: the stream id, UTF-8. It also decides the partition, so all of a stream's
   events stay in one partition and in order. A JSON body may carry the key instead.
 - **headers** (all optional): ``content-type``; ``sample-rate`` (audio, decimal Hz);
-  ``seq`` (a decimal per-stream sequence number, copied to the output row).
+  ``seq`` (a decimal per-stream sequence number, copied to the output row);
+  ``rnnstream-control`` (``end`` or ``reset``: the message, whatever its format and value,
+  ends or restarts its key's stream; a log session's close, an audio stream's end).
 - **value**, by content type:
 
   - ``application/json`` (default for ``format: json``): one object,
@@ -14,7 +16,8 @@ Input messages (one event each):
     ISO-8601 and defaults to the message timestamp. ``{"control": "end"}`` ends the
     stream's state, ``"reset"`` restarts it.
   - ``text/plain; charset=utf-8`` (default for ``format: text``): a text event; the
-    text travels in the row's ``text`` column.
+    text travels in the row's ``text`` column. Text that is not UTF-8 (``non_utf8``),
+    longer than ``max_text_bytes`` (``oversized``) or blank (``empty_text``) is dead.
   - ``audio/pcm; format=s16le`` or ``audio/pcm; format=f32le`` (``format: audio``): one
     mono chunk of exactly ``width`` samples, scaled to [-1, 1].
 
@@ -44,7 +47,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from rnnstream.connectors.decode import CONTROLS, RecordRejected, parse_ts, record_values
+from rnnstream.connectors.decode import CONTROLS, RecordRejected, check_text, parse_ts, record_values
 from rnnstream.engine.keys import KeyTable
 from rnnstream.connectors.encode import encode_values
 from rnnstream.engine.records import DATA, DeadRecord, OutputBatch, RecordBatch
@@ -57,6 +60,7 @@ __all__ = [
     "CONTENT_TYPE",
     "SAMPLE_RATE",
     "SEQ",
+    "CONTROL",
     "JSON_TYPE",
     "TEXT_TYPE",
     "AUDIO_S16",
@@ -70,6 +74,7 @@ __all__ = [
 ]
 
 CONTENT_TYPE, SAMPLE_RATE, SEQ = "content-type", "sample-rate", "seq"
+CONTROL = "rnnstream-control"
 JSON_TYPE = "application/json"
 TEXT_TYPE = "text/plain; charset=utf-8"
 AUDIO_S16 = "audio/pcm; format=s16le"
@@ -80,6 +85,7 @@ DEAD_REASON, DEAD_DETAIL = "rnnstream-dead-reason", "rnnstream-dead-detail"
 WIRE_REASONS = (
     "oversized", "non_utf8", "bad_json", "not_object", "missing_key", "missing_value", "non_numeric",
     "non_finite", "wrong_width", "bad_timestamp", "bad_control", "bad_header", "unsupported_content_type",
+    "empty_text",
 )
 """Dead-letter reasons the Kafka decoder gives (the file decoder's, plus header problems)."""
 
@@ -137,6 +143,7 @@ class WireDecoder:
         value_fields: list[str] | None = None,
         max_record_bytes: int = 65536,
         sample_rate: int | None = None,
+        max_text_bytes: int = 16384,
     ) -> None:
         self.source = source
         self.keys = keys
@@ -147,14 +154,20 @@ class WireDecoder:
         self.value_fields = value_fields or ["value"]
         self.max_record_bytes = max_record_bytes
         self.sample_rate = sample_rate
+        self.max_text_bytes = max_text_bytes
         self._default_type = {"json": JSON_TYPE, "text": TEXT_TYPE, "audio": AUDIO_S16}[fmt]
         self._zero = [0.0] * width
 
     # -- one message ----------------------------------------------------------------------
-    def _headers(self, headers) -> tuple[str, int]:
-        ctype, seq = self._default_type, -1
+    def _headers(self, headers) -> tuple[str, int, int | None]:
+        ctype, seq, control = self._default_type, -1, None
         for name, raw in headers:
-            if name == CONTENT_TYPE:
+            if name == CONTROL:
+                word = raw.decode("latin-1").strip().lower() if raw else ""
+                if word not in CONTROLS:
+                    raise RecordRejected("bad_control", f"unknown control header {word[:20]!r}")
+                control = CONTROLS[word]
+            elif name == CONTENT_TYPE:
                 ctype = raw.decode("latin-1").strip().lower() if raw else ctype
             elif name == SEQ:
                 try:
@@ -168,9 +181,9 @@ class WireDecoder:
                     raise RecordRejected("bad_header", "sample-rate header is not an integer") from None
                 if rate != self.sample_rate:
                     raise RecordRejected("bad_header", f"sample rate {rate} Hz, expected {self.sample_rate}")
-        if ctype not in _ACCEPT[self.fmt]:
+        if control is None and ctype not in _ACCEPT[self.fmt]:
             raise RecordRejected("unsupported_content_type", f"{ctype[:60]!r} on a {self.fmt} source")
-        return ctype, seq
+        return ctype, seq, control
 
     def _json(self, value: bytes, key: str | None, ts_default: float):
         try:
@@ -228,12 +241,12 @@ class WireDecoder:
         for i in range(len(msgs)):
             value = msgs.values[i]
             try:
-                if value is None:
-                    raise RecordRejected("missing_value", "empty message (tombstone)")
-                if len(value) > self.max_record_bytes:
-                    raise RecordRejected("oversized", f"{len(value)} bytes > {self.max_record_bytes}")
                 hdrs = msgs.headers[i]
-                ctype, seq = self._headers(hdrs) if hdrs else (self._default_type, -1)
+                ctype, seq, control = self._headers(hdrs) if hdrs else (self._default_type, -1, None)
+                if value is None and control is None:
+                    raise RecordRejected("missing_value", "empty message (tombstone)")
+                if value is not None and len(value) > self.max_record_bytes:
+                    raise RecordRejected("oversized", f"{len(value)} bytes > {self.max_record_bytes}")
                 raw_key = msgs.keys[i]
                 try:
                     key = raw_key.decode("utf-8") if raw_key else None
@@ -244,7 +257,13 @@ class WireDecoder:
                     raise RecordRejected("missing_key", "message key contains a NUL character")
                 tsm = msgs.timestamps_ms[i]
                 ts_default = tsm / 1000.0 if tsm is not None and tsm >= 0 else now_wall
-                if self.fmt == "json":
+                if control is not None:  # a control header: END or RESET of the key, whatever the format
+                    if key is None:
+                        raise RecordRejected("missing_key", "control message has no key")
+                    t, v, kind = ts_default, self._zero, control
+                    if self.fmt == "text":
+                        texts.append("")
+                elif self.fmt == "json":
                     key, t, v, kind = self._json(value, key, ts_default)
                 else:
                     if key is None:
@@ -254,9 +273,10 @@ class WireDecoder:
                         v = self._audio(value, ctype)
                     else:
                         try:
-                            texts.append(value.decode("utf-8"))
+                            text = value.decode("utf-8")
                         except UnicodeDecodeError:
                             raise RecordRejected("non_utf8", "text event is not UTF-8") from None
+                        texts.append(check_text(text, self.max_text_bytes, len(value)))
                         v = self._zero
             except RecordRejected as rej:
                 dead.append(self._dead(msgs, i, rej.reason, rej.detail))

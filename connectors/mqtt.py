@@ -3,8 +3,10 @@
 The source subscribes with QoS 1 (resubscribing after every reconnect) and takes each
 message's key from one level of its topic: with ``topics: ["plant/+/temp"]`` and
 ``key_from_topic: 1``, a message on ``plant/boiler-3/temp`` belongs to ``boiler-3``. The
-payload is a JSON event as on Kafka (``{"ts": ..., "value": ...}``). Messages are buffered in
-a bounded queue; when it is full the network thread blocks and the broker holds the rest.
+payload is a JSON event as on Kafka (``{"ts": ..., "value": ...}``), or with ``format: text``
+one UTF-8 text event (into the rows' ``text`` column, stamped with its receive time; blank,
+too long or non-UTF-8 text is dead-lettered). Messages are buffered in a bounded queue; when
+it is full the network thread blocks and the broker holds the rest.
 
 MQTT cannot replay, so state is only as durable as the pipeline's checkpoint file: after a
 crash the state resumes from the last checkpoint and the messages received since then have
@@ -71,10 +73,11 @@ class MqttSource:
         self.name = cfg.name
         self.cfg = cfg
         self.decoder = WireDecoder(
-            cfg.name, keys, width=width, key_field=cfg.key_field, ts_field=cfg.ts_field,
+            cfg.name, keys, width=width, fmt=cfg.format, key_field=cfg.key_field, ts_field=cfg.ts_field,
             value_fields=list(cfg.value_fields), max_record_bytes=cfg.max_record_bytes,
+            max_text_bytes=cfg.max_text_bytes,
         )
-        self._q: queue.Queue[tuple[str, bytes]] = queue.Queue(maxsize=cfg.queue_size)
+        self._q: queue.Queue[tuple[str, bytes, int]] = queue.Queue(maxsize=cfg.queue_size)
         self._received = 0
         self.ready = False
         self._client = _client(cfg.client_id, cfg.clean_session, cfg.client)
@@ -105,7 +108,9 @@ class MqttSource:
         log.warning("mqtt source %s disconnected (%s); reconnecting", self.name, reason)
 
     def _on_message(self, _client, _userdata, msg) -> None:
-        self._q.put((msg.topic, msg.payload))
+        # Stamped on receipt: an event without its own timestamp (all text events) gets the time
+        # it arrived, not the later time the pipeline got round to it.
+        self._q.put((msg.topic, msg.payload, time.time_ns() // 1_000_000))
 
     # -- source protocol ----------------------------------------------------------------------
     @property
@@ -122,7 +127,7 @@ class MqttSource:
         """QoS 1 messages are acknowledged on receipt; the checkpoint file holds the state."""
 
     def poll(self, timeout_s: float) -> RecordBatch | None:
-        items: list[tuple[str, bytes]] = []
+        items: list[tuple[str, bytes, int]] = []
         try:
             items.append(self._q.get(timeout=max(0.0, timeout_s)))
             while len(items) < self.cfg.batch_records:
@@ -133,12 +138,13 @@ class MqttSource:
             return None
         msgs = WireMessages()
         level = self.cfg.key_from_topic
-        for topic, payload in items:
+        for topic, payload, received_ms in items:
             key = topic_key(topic, level)
             self._received += 1
-            msgs.add(topic, 0, self._received, key.encode() if key else None, payload, None, -1)
+            msgs.add(topic, 0, self._received, key.encode() if key else None, payload, None, received_ms)
         batch = self.decoder.decode(msgs)
-        batch.meta = {"source_topic": batch.meta["source_topic"]}
+        # Partitions and offsets mean nothing on MQTT; the topic and any text are the row's.
+        batch.meta = {k: v for k, v in batch.meta.items() if k in ("source_topic", "text")}
         batch.position = self.position()
         return batch
 

@@ -47,6 +47,7 @@ class StdinSource:
         self.decoder = RecordDecoder(
             cfg.name, keys, width=width, key_field=cfg.key_field, ts_field=cfg.ts_field,
             value_fields=list(cfg.value_fields), max_record_bytes=cfg.max_record_bytes,
+            text_field=cfg.text_field, max_text_bytes=cfg.max_text_bytes,
         )
         self._stream = stream if stream is not None else sys.stdin.buffer
         # At most a few blocks wait between the reader and the pipeline.

@@ -14,6 +14,8 @@ __all__ = ["SinkConfig", "StdoutSinkConfig", "JsonlSinkConfig", "KafkaSinkConfig
            "DeadLetterConfig"]
 
 
+WHEN = Field(None, pattern=r"^[^.]+\.[^.]+$", description="write only rows where this alert output is true, "
+             "as operator.field (e.g. logkeys.anomaly or anomaly.alert); None: every row")
 FLOAT_PRECISION = Field(None, ge=0, le=17, description="decimals to round output floats to; None: every float "
                         "keeps round-trip precision (float32 outputs as float32)")
 
@@ -22,6 +24,7 @@ class StdoutSinkConfig(Frozen):
     type: Literal["stdout"]
     name: str = "stdout"
     float_precision: int | None = FLOAT_PRECISION
+    when: str | None = WHEN
 
 
 class JsonlSinkConfig(Frozen):
@@ -29,6 +32,7 @@ class JsonlSinkConfig(Frozen):
     name: str
     path: Path = Field(description="any writable path: a file (appended, fsynced at commits), a FIFO, /dev/stdout")
     float_precision: int | None = FLOAT_PRECISION
+    when: str | None = WHEN
 
 
 class KafkaSinkConfig(Frozen):
@@ -41,6 +45,7 @@ class KafkaSinkConfig(Frozen):
     library: KafkaLibrary = "auto"
     flush_timeout_s: float = Field(60.0, gt=0, description="longest a commit waits for outputs to be acknowledged")
     client: dict[str, Any] = Field(default_factory=dict)
+    when: str | None = WHEN
 
 
 class MqttSinkConfig(Frozen):
@@ -52,6 +57,7 @@ class MqttSinkConfig(Frozen):
     qos: int = Field(1, ge=0, le=2)
     flush_timeout_s: float = Field(30.0, gt=0)
     client: dict[str, Any] = Field(default_factory=dict)
+    when: str | None = WHEN
 
 
 class PlotSinkConfig(Frozen):

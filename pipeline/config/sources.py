@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rnnstream.config.base import Frozen
+from rnnstream.errors import ConfigError
 
 __all__ = ["SourceConfig", "FileSourceConfig", "StdinSourceConfig", "KafkaSourceConfig", "MqttSourceConfig",
            "MicrophoneSourceConfig", "KafkaLibrary"]
@@ -16,12 +17,37 @@ __all__ = ["SourceConfig", "FileSourceConfig", "StdinSourceConfig", "KafkaSource
 class _RecordFields(Frozen):
     key_field: str = "key"
     ts_field: str = "ts"
-    value_fields: list[str] = Field(default_factory=lambda: ["value"], min_length=1)
+    value_fields: list[str] = Field(default_factory=lambda: ["value"],
+                                    description="default [value]; [] (no values) when text_field is set")
     max_record_bytes: int = Field(65536, gt=0, description="larger records are dead-lettered as oversized")
+    max_text_bytes: int = Field(16384, gt=0, description="longer texts (UTF-8 bytes) are dead-lettered as oversized")
     batch_records: int = Field(4096, gt=0, description="records decoded per micro-batch")
 
+    def model_post_init(self, _: Any) -> None:
+        # Text-only records have no value: value_fields may then be empty (values are zeros).
+        text = getattr(self, "text_field", None)
+        name = getattr(self, "name", "")
+        if not self.value_fields and text is None and getattr(self, "format", "json") in ("json", "jsonl", "csv"):
+            hint = " (or set text_field to read text only)" if "text_field" in type(self).model_fields else ""
+            raise ConfigError(f"sources[{name}].value_fields: needs at least one field{hint}")
+        if text is not None and text in (self.key_field, self.ts_field, *self.value_fields):
+            raise ConfigError(f"sources[{name}].text_field: {text!r} is already the key, timestamp or a value field")
 
-class FileSourceConfig(_RecordFields):
+
+class _TextFields(_RecordFields):
+    text_field: str | None = Field(None, description="field read as text into the rows' text column")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_only(cls, data: Any) -> Any:
+        # A text record ({"key": "h1", "line": "..."}) has no value: with text_field set and
+        # value_fields not given, read none (values are zeros) rather than demand a "value".
+        if isinstance(data, dict) and data.get("text_field") is not None and "value_fields" not in data:
+            return {**data, "value_fields": []}
+        return data
+
+
+class FileSourceConfig(_TextFields):
     """Replay a CSV or JSONL file (as fast as possible, or at ``speed`` x recorded pace)."""
 
     type: Literal["csv", "jsonl"]
@@ -30,7 +56,7 @@ class FileSourceConfig(_RecordFields):
     speed: float = Field(0.0, ge=0, description="0 = as fast as possible; 1 = recorded pace; 10 = ten times faster")
 
 
-class StdinSourceConfig(_RecordFields):
+class StdinSourceConfig(_TextFields):
     """JSON lines (or CSV with ``format: csv``) from standard input."""
 
     type: Literal["stdin"]
@@ -75,6 +101,7 @@ class MqttSourceConfig(_RecordFields):
 
     type: Literal["mqtt"]
     name: str
+    format: Literal["json", "text"] = Field("json", description="text: the whole payload is one UTF-8 text event")
     host: str = "127.0.0.1"
     port: int = Field(1883, gt=0, lt=65536)
     topics: list[str] = Field(min_length=1)

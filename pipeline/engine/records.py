@@ -113,6 +113,12 @@ class OutputBatch:
     def __len__(self) -> int:
         return int(self.ts.shape[0])
 
+    def take(self, idx: np.ndarray) -> OutputBatch:
+        """Rows ``idx`` (or a boolean mask) of every column."""
+        return OutputBatch(self.keys[idx], self.key_ids[idx], self.ts[idx], self.values[idx], self.ingest[idx],
+                           {op: {f: a[idx] for f, a in fs.items()} for op, fs in self.fields.items()},
+                           {k: v[idx] for k, v in self.meta.items()}, None if self.kind is None else self.kind[idx])
+
     def rows(self) -> list[dict[str, Any]]:
         """One JSON-ready dict per row. Sinks call this; it is the serialisation boundary."""
         n = len(self)

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from rnnstream.config import (AnomalyOperatorConfig, AsrOperatorConfig, FileSourceConfig, ForecastOperatorConfig,
                               KafkaSourceConfig, LogkeysOperatorConfig, MqttSourceConfig, NextwordOperatorConfig,
-                              OperatorConfig, PipelineConfig, StdinSourceConfig)
+                              OperatorConfig, PipelineConfig, PlotSinkConfig, StdinSourceConfig)
 from rnnstream.errors import ConfigError
 from rnnstream.engine.keys import KeyTable
 from rnnstream.operators.anomaly import AnomalyOperator
@@ -153,12 +153,27 @@ def _dead_letters(cfg: PipelineConfig, registry: CollectorRegistry):
     return JsonlDeadLetters(dl.path if dl.type == "jsonl" else None)
 
 
+def _sink_filters(cfg: PipelineConfig, operators: list[Operator]) -> dict[str, tuple[str, str]]:
+    alerts = {op.name: op.alert_outputs for op in operators}
+    filters = {}
+    for sink in cfg.sinks:
+        when = sink.when if not isinstance(sink, PlotSinkConfig) else None
+        if when is None:
+            continue
+        op, field = when.split(".")
+        if field not in alerts.get(op, ()):
+            have = ", ".join(f"{o}.{f}" for o, fs in alerts.items() for f in fs) or "none"
+            raise ConfigError(f"sinks[{sink.name}].when: {when} is not an alert output (have: {have})")
+        filters[sink.name] = (op, field)
+    return filters
+
+
 def build_pipeline(cfg: PipelineConfig, *, registry: CollectorRegistry | None = None) -> Pipeline:
     registry = registry if registry is not None else CollectorRegistry()
     _check_text(cfg)
     keys = KeyTable()
     operators = [build_operator(o) for o in cfg.operators]
-    width = _value_width(operators) if operators else len(cfg.sources[0].value_fields)
+    width = _value_width(operators) if operators else max(1, len(cfg.sources[0].value_fields))
     sources = [_source(s, keys, width, registry) for s in cfg.sources]
     sinks = [_sink(s, registry) for s in cfg.sinks]
     settings = {
@@ -166,6 +181,7 @@ def build_pipeline(cfg: PipelineConfig, *, registry: CollectorRegistry | None = 
         for o in cfg.operators
     }
     return Pipeline(
+        sink_filters=_sink_filters(cfg, operators),
         sources=sources,
         operators=operators,
         sinks=sinks,

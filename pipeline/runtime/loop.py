@@ -36,11 +36,11 @@ from rnnstream.engine.keys import KeyTable
 from rnnstream.logs import RateLimitedLogger
 from rnnstream.metrics import get_metrics
 from rnnstream.metrics_util import observe_many
-from rnnstream.operators.base import Operator, ReadsText
+from rnnstream.operators.base import Operator
 from rnnstream.engine.records import DATA, DeadRecord, OutputBatch, RecordBatch
 from rnnstream.runtime.batcher import MicroBatcher
 from rnnstream.runtime.host import KeyHost
-from rnnstream.runtime.text import process_text
+from rnnstream.runtime.operate import run_operators
 from rnnstream.engine.scheduler import Scheduler
 from rnnstream.engine.store import StateStore
 
@@ -86,9 +86,11 @@ class Pipeline(KeyHost):
         loop_stall_s: float = 30.0,
         retry_backoff_s: float = 0.5,
         retry_backoff_max_s: float = 30.0,
+        sink_filters: dict[str, tuple[str, str]] | None = None,
     ) -> None:
         self.sources = sources
         self.sinks = sinks
+        self.sink_filters = sink_filters or {}  # sink -> (operator, boolean field): write only those rows
         self.keys = keys
         self.dead_letters = dead_letters
         self.metrics = get_metrics(registry)
@@ -320,22 +322,9 @@ class Pipeline(KeyHost):
         batch = self.batcher.take()
         self.metrics.queue_depth.labels("batcher").set(0)
         t0 = time.perf_counter()
-        fields: dict[str, dict[str, np.ndarray]] = {}
-        emitted = batch.kind == DATA
         # Resolve names first: an END record releases its key's id while the operators run.
         names = self.keys.names(batch.key_ids)
-        for name, sched in self.schedulers.items():
-            if isinstance(sched.operator, ReadsText):
-                outputs, op_emitted = process_text(sched, sched.operator, batch)
-            else:
-                outputs, op_emitted = sched.process(batch.key_ids, batch.ts, batch.values, batch.kind)
-            fields[name] = outputs
-            emitted |= op_emitted  # END rows carry output from operators that finish (ASR finals)
-            for field_name in sched.operator.alert_outputs:
-                if field_name in outputs:
-                    alerts = int(outputs[field_name][batch.kind == DATA].sum())
-                    if alerts:
-                        self.metrics.anomaly_alerts.labels(name).inc(alerts)
+        fields, emitted = run_operators(self.schedulers, batch, self.metrics)
         t_ops = time.perf_counter()
         self._t_ops.inc(t_ops - t0)
         emit = np.flatnonzero(emitted)
@@ -350,9 +339,16 @@ class Pipeline(KeyHost):
             kind=batch.kind[emit],
         )
         for sink in self.sinks:
-            sink.write(out)
-            self.metrics.events_out.labels(sink.name).inc(len(out))
-            observe_many(self.metrics.e2e_latency.labels(sink.name), time.monotonic() - out.ingest)
+            part = out
+            if sink.name in self.sink_filters:  # an alerts sink: only the rows that raised one
+                op, name = self.sink_filters[sink.name]
+                flags = out.fields.get(op, {}).get(name)
+                part = out.take(flags.astype(bool) if flags is not None else np.zeros(len(out), bool))
+            sink.write(part)
+            if part is not out:
+                out.encode_s += part.encode_s
+            self.metrics.events_out.labels(sink.name).inc(len(part))
+            observe_many(self.metrics.e2e_latency.labels(sink.name), time.monotonic() - part.ingest)
         sinks_s = time.perf_counter() - t_ops
         encode = min(out.encode_s, sinks_s)  # the sinks' encoding, counted on its own
         self._t_sinks.inc(sinks_s - encode)

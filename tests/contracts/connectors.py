@@ -66,13 +66,15 @@ class Env:
 @dataclass(frozen=True)
 class Rec:
     """One record as a producer sends it: a stream key (None: none), the raw payload, and
-    either its decoded (ts, value) or the reason it must be dead for."""
+    either its decoded (ts, value) or the reason it must be dead for; ``text``: the text a
+    text record's row carries."""
 
     key: str | None
     payload: bytes
     ts: float = 0.0
     value: Any = None
     reason: str | None = None
+    text: str | None = None
 
 
 # -- helpers: brokers (their own clients, not rnnstream's) -----------------------------------------
@@ -246,16 +248,43 @@ CSV_BAD = {
 }
 
 
-def _file(kind: str):
+MAX_TEXT = 64  # max_text_bytes of the text entries
+TEXTS = ('GET /a "q"\t\\x', "ünïcödé 😀", "plain line")
+
+
+def _text_good(i: int, *, csv: bool = False) -> Rec:
+    key, ts, text = KEYS[i % 3], float(i), f"{TEXTS[i % 3]} {i}"
+    quoted = text.replace('"', '""')
+    line = f'{key},{ts},"{quoted}"' if csv else json.dumps({"key": key, "ts": ts, "line": text})
+    return Rec(key, line.encode(), ts, 0.0, text=text)
+
+
+TEXT_BAD = {
+    "empty_text": Rec("a", b'{"key": "a", "ts": 1, "line": " \\t "}'),
+    "bad_text": Rec("a", b'{"key": "a", "ts": 1, "line": 17}'),
+    "oversized": Rec("a", b'{"key": "a", "ts": 1, "line": "' + b"x" * (MAX_TEXT + 1) + b'"}'),
+    "missing_key": Rec(None, b'{"ts": 1, "line": "hi"}'),
+    "non_utf8": Rec("a", b'{"key": "a", "ts": 1, "line": "caf\xe9"}'),
+}
+CSV_TEXT_BAD = {
+    "empty_text": Rec("a", b"a,1,"),
+    "oversized": Rec("a", b"a,1," + b"x" * (MAX_TEXT + 1)),
+    "missing_key": Rec(None, b",1,hi"),
+    "non_utf8": Rec("a", b"a,1,caf\xe9"),
+}
+TEXT_CONFIG = {"text_field": "line", "max_text_bytes": MAX_TEXT}
+
+
+def _file(kind: str, text: bool = False):
     def open_(env: Env, recs: list[Rec], batch_records: int, **extra):
         from rnnstream.config import FileSourceConfig
         from rnnstream.connectors.files import FileSource
 
         path = env.tmp / f"in.{kind}"
-        head = [b"key,ts,value"] if kind == "csv" else []
+        head = [b"key,ts,line" if text else b"key,ts,value"] if kind == "csv" else []
         path.write_bytes(b"".join(line + b"\n" for line in head + [r.payload for r in recs]))
         cfg = FileSourceConfig(type=kind, name=kind, path=path, batch_records=batch_records,
-                               max_record_bytes=MAX_BYTES, **extra)
+                               max_record_bytes=MAX_BYTES, **(TEXT_CONFIG if text else {}), **extra)
         src = FileSource(cfg, env.keys, width=1)
         env.cleanup.append(src.close)
         return src
@@ -263,14 +292,14 @@ def _file(kind: str):
     return open_
 
 
-def _stdin(fmt: str):
+def _stdin(fmt: str, text: bool = False):
     def open_(env: Env, recs: list[Rec], batch_records: int, **extra):
         """Standard input is a pipe here, written and closed by the producer, as in ``a | rnnstream``."""
         from rnnstream.config import StdinSourceConfig
         from rnnstream.connectors.stdio import StdinSource
 
         r, w = os.pipe()
-        head = [b"key,ts,value"] if fmt == "csv" else []
+        head = [b"key,ts,line" if text else b"key,ts,value"] if fmt == "csv" else []
         data = b"".join(line + b"\n" for line in head + [rec.payload for rec in recs])
 
         def produce():
@@ -281,7 +310,7 @@ def _stdin(fmt: str):
         stream = os.fdopen(r, "rb")
         env.cleanup.append(stream.close)
         cfg = StdinSourceConfig(type="stdin", format=fmt, batch_records=batch_records, max_record_bytes=MAX_BYTES,
-                                **extra)
+                                **(TEXT_CONFIG if text else {}), **extra)
         return StdinSource(cfg, env.keys, width=1, stream=stream)
 
     return open_
@@ -395,6 +424,11 @@ SOURCES: list[SourceImpl] = [
     SourceImpl("stdin", _stdin("jsonl"), lambda i: _json_good(i, with_key=True), _json_bad(with_key=True),
                finite=True),
     SourceImpl("stdin-csv", _stdin("csv"), _csv_good, CSV_BAD, finite=True),
+    # Text records (text_field, no values): the rows carry their text.
+    SourceImpl("jsonl-text", _file("jsonl", text=True), _text_good, TEXT_BAD, finite=True, replays=True),
+    SourceImpl("csv-text", _file("csv", text=True), lambda i: _text_good(i, csv=True), CSV_TEXT_BAD, finite=True,
+               replays=True),
+    SourceImpl("stdin-text", _stdin("jsonl", text=True), _text_good, TEXT_BAD, finite=True),
     SourceImpl("kafka", _kafka("kafka-python"), lambda i: _json_good(i, with_key=False), _json_bad(with_key=False),
                caps=frozenset({"Partitioned", "Rewindable", "ReportsLag", "Pausable"}), timeout_s=30.0),
     SourceImpl("kafka-confluent", _kafka("confluent"), lambda i: _json_good(i, with_key=False),

@@ -2,13 +2,14 @@
 the same checks, each against the real thing (files, a pipe, Tansu, mosquitto, the capture
 path of the microphone over a scripted PortAudio stream).
 
-Sources (csv, jsonl, stdin as JSON lines and as CSV, Kafka on kafka-python and on
-confluent-kafka, MQTT, memory, microphone):
+Sources (csv, jsonl, stdin as JSON lines and as CSV, text records from a JSONL or CSV file
+and from stdin, Kafka on kafka-python and on confluent-kafka, MQTT, memory, microphone):
 
 - good records arrive in order, each batch's ``position`` is the source's position after
   it (JSON-serialisable, as checkpoints store it), and every bad record (not JSON or CSV,
-  no key, a non-numeric value, oversized) comes out as a dead record with its specific
-  reason, a detail and its raw payload, while the good records around it still arrive;
+  no key, a non-numeric value, oversized; for text records blank, too long, not a string or
+  not UTF-8 text) comes out as a dead record with its specific reason, a detail and its raw
+  payload, while the good records around it still arrive, text records with their text;
 - ``close()`` can be called twice;
 - the capability protocols of ``rnnstream.connectors.base`` each type implements are
   exactly the ones its entry declares, and each capability is checked where declared:
@@ -67,6 +68,11 @@ def expected(recs) -> list[tuple]:
             if r.value is not None]
 
 
+def texts(batches) -> list[str]:
+    """``meta["text"]`` of every DATA row, in hand-out order."""
+    return [t for b in batches for t in b.meta["text"][b.kind == DATA].tolist()]
+
+
 def handed(batches) -> int:
     return sum(len(b) + len(b.dead) for b in batches)
 
@@ -84,6 +90,8 @@ def test_good_records_arrive_in_order_and_bad_ones_are_dead_with_their_reason(cn
             assert batch.position == src.position(), "a batch's position is not the source's position after it"
             json.dumps(batch.position)  # checkpoints store it as JSON
     assert goods(batches, env.keys) == expected(recs)
+    if any(r.text is not None for r in recs):
+        assert texts(batches) == [r.text for r in recs if r.value is not None]
     dead = [d for b in batches for d in b.dead]
     assert [d.reason for d in dead] == list(source_impl.bad), f"dead records: {dead}"
     for d in dead:
