@@ -39,3 +39,21 @@ def test_text_events_stamp_the_message_time_and_carry_no_values():
     b = d.decode(msgs((b"a", b"first"), (b"b", b"second\nline")))
     assert b.ts.tolist() == [1_700_000_000.0, 1_700_000_000.001] and not b.values.any()
     assert b.values.shape == (2, 3) and b.meta["text"].tolist() == ["first", "second\nline"]
+
+
+def test_a_control_header_ends_or_resets_a_key_in_any_format():
+    from rnnstream.connectors.kafka_wire import CONTROL, WireDecoder, WireMessages
+    from rnnstream.engine.keys import KeyTable
+    from rnnstream.engine.records import DATA, END, RESET
+
+    d = WireDecoder("logs", KeyTable(), width=1, fmt="text")
+    m = WireMessages()
+    m.add("in", 0, 1, b"h1", b"a line", None, 0)
+    m.add("in", 0, 2, b"h1", b"", [(CONTROL, b"end")], 0)
+    m.add("in", 0, 3, b"h2", None, [(CONTROL, b"reset")], 0)
+    m.add("in", 0, 4, None, b"", [(CONTROL, b"end")], 0)
+    m.add("in", 0, 5, b"h1", b"", [(CONTROL, b"pause")], 0)
+    b = d.decode(m)
+    assert b.kind.tolist() == [DATA, END, RESET]
+    assert b.meta["text"].tolist() == ["a line", "", ""]
+    assert [r.reason for r in b.dead] == ["missing_key", "bad_control"]
