@@ -1,4 +1,4 @@
-"""``rnnstream corpus speech`` and ``rnnstream corpus text``: training and evaluation corpora."""
+"""``rnnstream corpus speech``, ``corpus text`` and ``corpus gutenberg``: training and evaluation corpora."""
 
 from __future__ import annotations
 
@@ -47,6 +47,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     x.add_argument("--seed", type=int, default=1)
     x.add_argument("--out", type=Path, required=True)
     x.set_defaults(func=_cmd_corpus_text)
+    g = csub.add_parser(
+        "gutenberg",
+        help="build an English text corpus (train/dev/test by book) from a Project Gutenberg snapshot",
+        description="Reads a snapshot of github rcdm-uga/Gutenberg_Text (bare git directory, clone or folder), "
+        "drops duplicates, non-English and copyrighted books and every book LibriSpeech evaluation audio "
+        "reads (CHAPTERS.TXT and transcript overlap), strips the Project Gutenberg header and footer and "
+        "writes train.txt, dev.txt, test.txt (a paragraph a line) and corpus.json.",
+    )
+    g.add_argument("--snapshot", type=Path, required=True, help="Gutenberg_Text snapshot directory")
+    g.add_argument("--librispeech", type=Path, required=True,
+                   help="snapshot holding LibriSpeech's CHAPTERS.TXT and test transcripts "
+                   "(github hooria-malik/speech-preprocessing-librispeech)")
+    g.add_argument("--out", type=Path, required=True, help="corpus directory")
+    g.add_argument("--max-books", type=int, help="use at most this many books in all")
+    g.add_argument("--train-words", type=int, help="train split word budget (default: every train book)")
+    g.add_argument("--heldout-words", type=int, help="dev and test word budget each (default: every book)")
+    g.add_argument("--book-words", type=int, help="take at most this many words from one book (more books)")
+    g.set_defaults(func=_cmd_corpus_gutenberg)
+
+
+def _cmd_corpus_gutenberg(args: argparse.Namespace) -> int:
+    from rnnstream.models.textcorpus import build_gutenberg_corpus
+
+    summary = build_gutenberg_corpus(args.snapshot, args.librispeech, args.out, max_books=args.max_books,
+                                     train_words=args.train_words, heldout_words=args.heldout_words,
+                                     book_words=args.book_words)
+    print(json.dumps({"out": str(args.out), "excluded": len(summary["excluded"]),
+                      **{s: {k: v for k, v in d.items() if k != "books"} | {"books": len(d["books"])}
+                         for s, d in summary["splits"].items()}}))
+    return 0
 
 
 def _cmd_corpus_text(args: argparse.Namespace) -> int:
