@@ -2,8 +2,8 @@
 
 The source is a consumer-group member. Every key belongs to the partition its events came
 from; at each commit the state of every partition that moved goes to the compacted
-changelog topic (see :mod:`rnnstream.runtime.changelog`) and only then are the group offsets
-committed. On assignment a partition is paused, its state restored from the changelog, and
+changelog topic, in the background (:mod:`rnnstream.connectors.kafka_commit`), and only once
+it is durable are the group offsets committed. On assignment a partition is paused, its state restored from the changelog, and
 it resumes at the offset the changelog names; on revoke its pending events are processed,
 its state written, and it is dropped locally. Past ``max_in_flight`` uncommitted records the
 source pauses every partition and asks the pipeline for a commit (backpressure).
@@ -20,14 +20,16 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from rnnstream.runtime.changelog import PartitionedState
-from rnnstream.config import DeadLetterConfig, KafkaSinkConfig, KafkaSourceConfig
+from rnnstream.config import KafkaSourceConfig
 from rnnstream.connectors.kafka_client import TP, Backend, load_backend
-from rnnstream.connectors.kafka_wire import WireDecoder, dead_headers, encode_rows
+from rnnstream.connectors.kafka_commit import BackgroundWriter, KafkaChangelog
+from rnnstream.connectors.kafka_sink import KafkaDeadLetters, KafkaSink, make_dead_letter_sink, make_sink
+from rnnstream.connectors.kafka_wire import WireDecoder
 from rnnstream.errors import ConfigError, ConnectorError
 from rnnstream.engine.keys import KeyTable
 from rnnstream.logs import RateLimitedLogger
 from rnnstream.metrics import get_metrics
-from rnnstream.engine.records import DeadRecord, OutputBatch, RecordBatch
+from rnnstream.engine.records import RecordBatch
 
 __all__ = [
     "KafkaSource", "KafkaSink", "KafkaDeadLetters", "KafkaChangelog",
@@ -35,29 +37,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-class KafkaChangelog:
-    """:class:`~rnnstream.runtime.changelog.ChangelogLog` over one (compacted) topic."""
-
-    def __init__(self, backend: Backend, servers: list[str], client: dict[str, Any], topic: str,
-                 *, timeout_s: float = 60.0) -> None:
-        self.topic = topic
-        self.timeout_s = timeout_s
-        self._producer = backend.producer(servers, client)
-        self._reader = backend.reader(servers, client)
-
-    def append(self, records: list[tuple[int, bytes, bytes]]) -> None:
-        for partition, key, value in records:
-            self._producer.send(self.topic, key, value, None, partition)
-        self._producer.flush(self.timeout_s)
-
-    def scan(self, partition: int, progress=None):
-        return self._reader.scan(self.topic, partition, progress)
-
-    def close(self) -> None:
-        self._producer.close()
-        self._reader.close()
 
 
 class KafkaSource:
@@ -94,6 +73,7 @@ class KafkaSource:
     @property
     def paused(self) -> bool:  # backpressure holds every partition until the next commit
         return self._paused
+
     def bind(self, host) -> None:
         """Join the group. ``host`` lends the pipeline's stores and ``drain()`` (see StateHost)."""
         cfg = self.cfg
@@ -121,6 +101,7 @@ class KafkaSource:
                                          timeout_s=cfg.commit_timeout_s)
         self._state = PartitionedState(host, self._changelog, chunk_bytes=cfg.changelog_chunk_bytes,
                                        on_progress=self._progress)
+        self._writer = BackgroundWriter(self._state)
         host.on_release(self._state.forget)
         self._consumer = self.backend.consumer(cfg.bootstrap_servers, cfg.group_id, cfg.client)
         self._consumer.subscribe(list(cfg.topics), self)
@@ -140,6 +121,7 @@ class KafkaSource:
     def revoked(self, tps: list[TP], lost: bool) -> None:
         t0 = time.monotonic()
         try:
+            self.flush_state()
             self._host.drain()
             offsets = {tp: self.positions[tp] for tp in tps if tp in self.positions and tp not in self._restoring}
             if not lost:
@@ -165,6 +147,7 @@ class KafkaSource:
         """Restore each partition from the changelog; it resumes at the offset the changelog names."""
         self.ready = False
         t0 = time.monotonic()
+        self.flush_state()
         for tp in tps:
             self._restoring.setdefault(tp, 0.0)
         self._restore_done, self._restore_total = 0, len(tps)
@@ -221,6 +204,7 @@ class KafkaSource:
     def poll(self, timeout_s: float) -> RecordBatch | None:
         if self._consumer is None:
             raise ConnectorError(f"source {self.name!r}: not bound to a pipeline")
+        self._durable(self._writer.collect(wait=False))
         msgs = self._consumer.poll(timeout_s, self.cfg.batch_records)
         now = time.monotonic()
         if now - self._lag_at > 2.0:
@@ -283,27 +267,43 @@ class KafkaSource:
         self.lag = total
 
     def commit(self, position: Any) -> None:
-        """State of every moved partition to the changelog (durable), then the group offsets."""
+        """Start making the state of every moved partition durable; its group offsets follow
+        once it is (see :mod:`rnnstream.connectors.kafka_commit`)."""
         if self._state is None:
             return
+        self._durable(self._writer.collect(wait=True))  # one write in flight at a time
         assigned = set(self._consumer.assignment())
         offsets = {tp: off for tp, off in self.positions.items() if tp in assigned and tp not in self._restoring}
-        moved = self._state.dirty(offsets)
-        nbytes = self._state.write(moved)
+        self._writer.submit(self._state.dirty(offsets))
+        self._since_commit = 0
+        self.commit_due = False
+
+    def _durable(self, done: tuple[dict[TP, int], int] | None) -> None:
+        """A changelog write finished: count it, commit its offsets, lift backpressure."""
+        if done is None:
+            return
+        offsets, nbytes = done
         self.metrics.changelog_bytes.labels(self.name).inc(nbytes)
         try:
-            self._consumer.commit(moved)
+            self._consumer.commit(offsets, wait=False)
         except ConnectorError as exc:
             # The changelog already holds the truth; group offsets only serve lag monitoring.
             self._warn.warning("group_commit", "group offset commit failed (state is safe): %s", exc)
-        self._since_commit = 0
-        self.commit_due = False
         if self._paused:
             self._consumer.resume(list(self.positions))
             self._paused = False
 
+    def flush_state(self) -> None:
+        """Wait for the write in flight (before a rebalance, a rewind or closing)."""
+        if self._state is not None:
+            self._durable(self._writer.collect(wait=True))
+
     def rewind(self) -> None:
         """Drop every partition's local state and restore it from the changelog (after a failure)."""
+        try:
+            self.flush_state()
+        except ConnectorError:  # that write failed: what we rewind to is the write before it
+            pass
         tps = self._consumer.assignment()
         if not tps:
             return
@@ -319,6 +319,10 @@ class KafkaSource:
         self._consumer.resume(tps)
 
     def close(self) -> None:
+        try:
+            self.flush_state()
+        except ConnectorError as exc:
+            log.error("last changelog write failed (%s); the next start resumes from the one before", exc)
         if self._consumer is not None:
             self._consumer.close()
         if self._changelog is not None:
@@ -329,72 +333,6 @@ def _fmt(tps: list[TP]) -> str:
     return ",".join(f"{t}/{p}" for t, p in sorted(tps)) or "-"
 
 
-class KafkaSink:
-    """Keyed JSON rows; ``flush`` returns once every row is acknowledged by all in-sync replicas."""
-
-    flushes_on_schedule = True  # the pipeline commits on its interval to surface delivery failures
-
-    def __init__(self, cfg: KafkaSinkConfig, *, registry: CollectorRegistry | None = None) -> None:
-        self.name = cfg.name
-        self.cfg = cfg
-        self._producer = load_backend(cfg.library, cfg.client).producer(cfg.bootstrap_servers, cfg.client)
-
-    def write(self, batch: OutputBatch) -> None:
-        if len(batch):
-            keys, values, headers = encode_rows(batch)
-            self._producer.send_many(self.cfg.topic, keys, values, headers)
-
-    def flush(self) -> None:
-        self._producer.flush(self.cfg.flush_timeout_s)
-
-    def close(self) -> None:
-        try:
-            self.flush()
-        finally:
-            self._producer.close()
-
-
-class KafkaDeadLetters:
-    """Bad records to a topic: original key and payload, reason and origin in headers."""
-
-    flushes_on_schedule = True  # the pipeline commits on its interval to surface delivery failures
-
-    def __init__(self, cfg: DeadLetterConfig, *, registry: CollectorRegistry | None = None) -> None:
-        if not cfg.topic or not cfg.bootstrap_servers:
-            raise ConfigError("dead_letter: type kafka needs topic and bootstrap_servers")
-        self.cfg = cfg
-        self._producer = load_backend(cfg.library, cfg.client).producer(cfg.bootstrap_servers, cfg.client)
-
-    def write_dead(self, records: list[DeadRecord]) -> None:
-        limit = self.cfg.max_payload_bytes
-        for r in records:
-            pos = r.position if isinstance(r.position, dict) else None
-            key = pos.get("key") if pos else None
-            headers = dead_headers(r.reason, r.detail, r.source, r.position)
-            raw = r.raw
-            if len(raw) > limit:
-                raw = raw[:limit]
-                headers.append(("rnnstream-truncated", b"%d" % len(r.raw)))
-            self._producer.send(self.cfg.topic, key if isinstance(key, bytes) else None, raw, headers)
-
-    def flush(self) -> None:
-        self._producer.flush(60.0)
-
-    def close(self) -> None:
-        try:
-            self.flush()
-        finally:
-            self._producer.close()
-
-
 def make_source(cfg: KafkaSourceConfig, keys: KeyTable, *, width: int,
                 registry: CollectorRegistry | None = None) -> KafkaSource:
     return KafkaSource(cfg, keys, width=width, registry=registry)
-
-
-def make_sink(cfg: KafkaSinkConfig, *, registry: CollectorRegistry | None = None) -> KafkaSink:
-    return KafkaSink(cfg, registry=registry)
-
-
-def make_dead_letter_sink(cfg: DeadLetterConfig, *, registry: CollectorRegistry | None = None) -> KafkaDeadLetters:
-    return KafkaDeadLetters(cfg, registry=registry)

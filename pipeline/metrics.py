@@ -51,8 +51,14 @@ class Metrics:
         self.queue_depth = Gauge("rnnstream_queue_depth", "Records waiting in a stage.", ["stage"], registry=r)
         self.stage_seconds = Counter(
             "rnnstream_stage_seconds",
-            "Wall time a stage spent busy, idle or backpressured.",
+            "Wall time the loop spent per stage (poll, decode, model, encode, produce, commit) and state.",
             ["stage", "state"],
+            registry=r,
+        )
+        self.batch_wait = Histogram(
+            "rnnstream_batch_wait_seconds",
+            "How long the oldest record of a micro-batch waited for it (the wait stage; bounded by max_wait_ms).",
+            buckets=LATENCY_BUCKETS,
             registry=r,
         )
         # -- batching and inference -------------------------------------------------------

@@ -155,7 +155,7 @@ def _pipeline_config(bootstrap: str, client: str, topics: dict[str, str], model:
     from rnnstream.config import parse_config
 
     src_client = ({"fetch_max_bytes": 64 * 1024 * 1024, "max_partition_fetch_bytes": 8 * 1024 * 1024}
-                  if client == "kafka-python" else {})
+                  if client == "kafka-python" else {"fetch.wait.max.ms": 10})
     return parse_config({
         "sources": [{"type": "kafka", "name": "bench", "topics": [topics["in"]], "bootstrap_servers": [bootstrap],
                      "group_id": group, "library": client, "batch_records": batch_records, "max_in_flight": 200000,

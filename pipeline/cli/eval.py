@@ -59,9 +59,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--results-dir", default=None, help="write NAB results CSVs under OUT/<detector>/<category>/")
     a.add_argument("--detector", default="rnnstream", help="detector name in the results layout")
     add_json_file(a, "write {standard, reward_low_FP_rate, reward_low_FN_rate, files, windows}")
-    for flag, dest, typ in (("--threshold", "threshold", float), ("--warmup", "warmup", int),
-                            ("--long-alpha", "long_alpha", float), ("--short-alpha", "short_alpha", float)):
-        a.add_argument(flag, dest=dest, type=typ, default=None, help="override the manifest's likelihood setting")
+    for flag, dest, typ, what in (("--threshold", "threshold", float, "alert score (default: the model's)"),
+                                  ("--warmup", "warmup", int, "events before a key is scored"),
+                                  ("--hold", "hold", int, "events a key stays quiet after an alert")):
+        a.add_argument(flag, dest=dest, type=typ, default=None, help=f"override the manifest's {what}")
+    a.add_argument("--set", dest="detector_set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override any features.detector setting of the model (repeatable), e.g. --set w_ctx=2.5")
     a.set_defaults(func=_cmd_anomaly)
     _register_asr(kinds)
 
@@ -143,6 +146,20 @@ def nab_summary(scores: dict) -> dict:
     return {**{p: scores[p] for p in _PROFILES if p in scores}, "files": scores["files"], "windows": scores["windows"]}
 
 
+def _detector_overrides(pairs: list[str]) -> dict:
+    """``NAME=VALUE`` strings as a settings mapping; the operator validates names and values."""
+    out: dict = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ConfigError(f"--set: expected NAME=VALUE, got {pair!r}")
+        try:
+            out[name.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            raise ConfigError(f"--set {name}: {value!r} is not a number or a JSON list") from None
+    return out
+
+
 def _cmd_anomaly(args: argparse.Namespace) -> int:
     from rnnstream.evaluation.anomaly_run import parse_label_json, score_series, windows_from_points
     from rnnstream.evaluation.nab_io import list_data_files, read_data_csv, read_profiles, write_results
@@ -168,8 +185,8 @@ def _cmd_anomaly(args: argparse.Namespace) -> int:
     else:
         windows = labels
     profiles = read_profiles(args.profiles) if args.profiles else None
-    overrides = {k: getattr(args, k) for k in ("threshold", "warmup", "long_alpha", "short_alpha")}
-    op = AnomalyOperator(_session(args.model), **{k: v for k, v in overrides.items() if v is not None})
+    overrides = {k: getattr(args, k) for k in ("threshold", "warmup", "hold")}
+    op = AnomalyOperator(_session(args.model), settings=_detector_overrides(args.detector_set), **overrides)
     result = score_series(op, names, timestamps, values, windows, profiles=profiles)
     s = result.scores
     for prof in (p for p in s if p in _PROFILES or p in (profiles or {})):

@@ -51,6 +51,10 @@ class MicroBatcher:
     def due(self) -> bool:
         return self._rows >= self.max_rows or time.monotonic() - self._oldest >= self.max_wait_s
 
+    def age(self) -> float:
+        """Seconds the oldest queued record has waited (0 when empty)."""
+        return time.monotonic() - self._oldest if self._pending else 0.0
+
     def poll_timeout(self) -> float:
         if not self._pending:
             return IDLE_POLL_S

@@ -48,12 +48,13 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from rnnstream.runtime.checkpoint import decode_snapshot, encode_exported, restore_snapshot
+from rnnstream.runtime.checkpoint import decode_snapshot, encode_named, restore_snapshot
 from rnnstream.errors import SnapshotError
 from rnnstream.engine.keys import KeyTable
 from rnnstream.engine.store import StateStore
 
-__all__ = ["ChangelogLog", "StateHost", "PartitionedState", "MemoryLog", "SimpleHost", "Marker", "CHUNK_BYTES"]
+__all__ = ["ChangelogLog", "StateHost", "PartitionedState", "PendingWrite", "MemoryLog", "SimpleHost", "Marker",
+           "CHUNK_BYTES"]
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,40 @@ class MemoryLog:
         yield from list(self.partitions.get(partition, []))
         if progress is not None:
             progress(1.0)
+
+
+class PendingWrite:
+    """Partitions' state copied out of the stores, to be encoded and made durable (thread-safe)."""
+
+    def __init__(self, log: ChangelogLog, parts: list, shared: dict[str, bytes], chunk_bytes: int,
+                 writer: bytes) -> None:
+        self.log, self.parts, self.shared = log, parts, shared
+        self.chunk_bytes, self.writer = chunk_bytes, writer
+        self.total = 0
+
+    def run(self) -> None:
+        """Encode and append: chunks first, markers only once every chunk is durable, so a
+        marker never names a chunk that might be missing."""
+        chunks: list[tuple[int, bytes, bytes]] = []
+        markers: list[tuple[int, bytes, bytes]] = []
+        for topic, partition, offset, _, gen, subset in self.parts:
+            position = {"topic": topic, "partition": partition, "offset": offset}
+            payload = encode_named(subset, position, shared=self.shared)
+            slot = "ab"[gen % 2]
+            pieces = [payload[i : i + self.chunk_bytes] for i in range(0, len(payload), self.chunk_bytes)]
+            for i, piece in enumerate(pieces):
+                head = _CHUNK_HEAD.pack(_CHUNK_MAGIC, gen, i, len(pieces), self.writer)
+                chunks.append((partition, _chunk_key(topic, partition, slot, i), head + piece))
+            marker = {
+                "format": 1, "gen": gen, "slot": slot, "chunks": len(pieces), "bytes": len(payload),
+                "sha256": hashlib.sha256(payload).hexdigest(), "offset": offset,
+                "writer": self.writer.hex(), "written": round(time.time(), 3),
+            }
+            markers.append((partition, _marker_key(topic, partition), json.dumps(marker).encode()))
+            self.total += len(payload)
+        if chunks:
+            self.log.append(chunks)
+            self.log.append(markers)
 
 
 class Marker:
@@ -220,45 +255,36 @@ class PartitionedState:
 
     def write(self, offsets: dict[tuple[str, int], int]) -> int:
         """Make the state of every partition in ``offsets`` (next input offset) durable. Returns bytes."""
-        if not offsets:
-            return 0
-        exports = {op: (store.export(), sha) for op, (store, sha) in self.host.stores().items()}
-        chunks: list[tuple[int, bytes, bytes]] = []
-        markers: list[tuple[int, bytes, bytes]] = []
-        gens: dict[int, int] = {}
-        total = 0
+        pending = self.prepare(offsets)
+        pending.run()
+        return self.finish(pending)
+
+    def prepare(self, offsets: dict[tuple[str, int], int]) -> PendingWrite:
+        """Copy what ``offsets`` reflect out of the stores, on the pipeline's thread.
+
+        :meth:`PendingWrite.run` may then encode and append it on another thread while the
+        pipeline goes on; :meth:`finish` records it once it is durable.
+        """
+        exports = {op: (store.export(), sha) for op, (store, sha) in self.host.stores().items()} if offsets else {}
+        shared = {op: owner.dump_shared() for op, owner in _shared(self.host).items()}
+        parts = []
         for (topic, partition), offset in offsets.items():
             idx = self.part(topic, partition)
             subset = {}
             for op, (exported, sha) in exports.items():
                 mask = self._owner_of(exported["key_ids"]) == idx
-                subset[op] = ({k: v[mask] for k, v in exported.items()}, sha)
-            position = {"topic": topic, "partition": partition, "offset": offset}
-            payload = encode_exported(subset, self.host.keys, position, shared=_shared(self.host))
+                arrays = {k: v[mask] for k, v in exported.items() if k != "key_ids"}
+                subset[op] = (self.host.keys.names(exported["key_ids"][mask]), arrays, sha)
             gen = self._gen.get(idx, 0) + 1
-            slot = "ab"[gen % 2]
-            pieces = [payload[i : i + self.chunk_bytes] for i in range(0, len(payload), self.chunk_bytes)]
-            for i, piece in enumerate(pieces):
-                head = _CHUNK_HEAD.pack(_CHUNK_MAGIC, gen, i, len(pieces), self.writer)
-                chunks.append((partition, _chunk_key(topic, partition, slot, i), head + piece))
-            marker = {
-                "format": 1, "gen": gen, "slot": slot, "chunks": len(pieces), "bytes": len(payload),
-                "sha256": hashlib.sha256(payload).hexdigest(), "offset": int(offset),
-                "writer": self.writer.hex(), "written": round(time.time(), 3),
-            }
-            markers.append((partition, _marker_key(topic, partition), json.dumps(marker).encode()))
-            gens[idx] = gen
-            total += len(payload)
-        # Chunks first, markers only once every chunk is durable: a marker never names a
-        # chunk that might be missing.
-        self.log.append(chunks)
-        self.log.append(markers)
-        for (topic, partition), offset in offsets.items():
-            idx = self.part(topic, partition)
-            self._gen[idx] = gens[idx]
-            self._written[idx] = int(offset)
-        self.bytes_written += total
-        return total
+            parts.append((topic, partition, int(offset), idx, gen, subset))
+        return PendingWrite(self.log, parts, shared, self.chunk_bytes, self.writer)
+
+    def finish(self, pending: PendingWrite) -> int:
+        for topic, partition, offset, idx, gen, _ in pending.parts:
+            self._gen[idx] = gen
+            self._written[idx] = offset
+        self.bytes_written += pending.total
+        return pending.total
 
     # -- restore ----------------------------------------------------------------------------
     def read(self, topic: str, partition: int) -> tuple[Marker, bytes] | None:

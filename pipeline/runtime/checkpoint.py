@@ -28,7 +28,7 @@ from rnnstream.engine.store import StateStore
 from rnnstream.operators.base import SharesState
 
 __all__ = [
-    "write_snapshot", "read_snapshot", "restore_snapshot", "Snapshot", "encode_snapshot", "encode_exported",
+    "write_snapshot", "read_snapshot", "restore_snapshot", "Snapshot", "encode_snapshot", "encode_exported", "encode_named",
     "decode_snapshot",
 ]
 
@@ -65,17 +65,29 @@ def encode_exported(
 
     ``shared`` operators' state (mined templates) goes in whole, as ``<operator>/_shared`` bytes.
     """
-    arrays: dict[str, np.ndarray] = {}
-    for op, owner in (shared or {}).items():
-        arrays[f"{op}/{SHARED}"] = np.frombuffer(owner.dump_shared(), dtype=np.uint8)
-    ops: dict[str, Any] = {}
+    named = {}
     for op, (exported, sha) in exports.items():
-        exported = dict(exported)
-        ids = exported.pop("key_ids")
-        arrays[f"{op}/keys"] = keys.names(ids).astype(str) if ids.size else np.empty(0, dtype="U1")
-        for name, arr in exported.items():
+        arrays = dict(exported)
+        ids = arrays.pop("key_ids")
+        named[op] = (keys.names(ids) if ids.size else np.empty(0, dtype="U1"), arrays, sha)
+    return encode_named(named, positions, shared={op: o.dump_shared() for op, o in (shared or {}).items()})
+
+
+def encode_named(
+    named: dict[str, tuple[np.ndarray, dict[str, np.ndarray], str]], positions: dict[str, Any], *,
+    shared: dict[str, bytes] | None = None,
+) -> bytes:
+    """Serialise ``{operator: (key names, state arrays, model_sha256)}``; needs no key table, so
+    another thread may run it on copies."""
+    arrays: dict[str, np.ndarray] = {}
+    for op, data in (shared or {}).items():
+        arrays[f"{op}/{SHARED}"] = np.frombuffer(data, dtype=np.uint8)
+    ops: dict[str, Any] = {}
+    for op, (names, state, sha) in named.items():
+        arrays[f"{op}/keys"] = np.asarray(names).astype(str) if len(names) else np.empty(0, dtype="U1")
+        for name, arr in state.items():
             arrays[f"{op}/{name}"] = arr
-        ops[op] = {"model_sha256": sha, "keys": int(ids.size)}
+        ops[op] = {"model_sha256": sha, "keys": int(len(names))}
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     payload = buf.getvalue()

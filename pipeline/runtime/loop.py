@@ -115,9 +115,9 @@ class Pipeline(KeyHost):
         self._dead_log = RateLimitedLogger(log)
         # Wall time per stage and state (rnnstream_stage_seconds_total), children bound once.
         st = self.metrics.stage_seconds
-        self._t_poll = {s: st.labels("sources", s) for s in ("busy", "idle", "backpressured")}
+        self._t_poll = {s: st.labels("poll", s) for s in ("busy", "idle", "backpressured")}
         self._t_ops, self._t_sinks, self._t_commit, self._t_decode, self._t_encode = (
-            st.labels(n, "busy") for n in ("operators", "sinks", "commit", "decode", "encode"))
+            st.labels(n, "busy") for n in ("model", "produce", "commit", "decode", "encode"))
         self.health_stall_s, self.loop_stall_s = health_stall_s, loop_stall_s
         self.retry_backoff_s, self.retry_backoff_max_s = retry_backoff_s, retry_backoff_max_s
         self._backoff = retry_backoff_s
@@ -319,6 +319,7 @@ class Pipeline(KeyHost):
         """Run every operator over the pending records and write the sinks."""
         if not self.batcher:
             return
+        self.metrics.batch_wait.observe(self.batcher.age())
         batch = self.batcher.take()
         self.metrics.queue_depth.labels("batcher").set(0)
         t0 = time.perf_counter()

@@ -124,9 +124,16 @@ ROWS: tuple[Row, ...] = (
         Panel("Queue depth", "short", (
             _q("gauge", "rnnstream_queue_depth", "stage", agg="max", legend="{{stage}}"),
         ), "Records waiting in each stage.", snapshot=True),
-        Panel("Stage time: busy, idle, backpressured", "percentunit", (
+    )),
+    Row("Stages", (
+        Panel("Loop time per stage", "percentunit", (
             _q("rate", "rnnstream_stage_seconds_total", "stage", "state", legend="{{stage}} {{state}}"),
-        ), "Share of wall time each stage spends in each state (1 = all of it).", stack=True),
+        ), "Share of the loop's wall time in poll, decode, model, encode, produce and commit (1 = all of it).",
+            stack=True),
+        Panel("Wait for a batch p50 / p99", "s", (
+            _q("quantile", "rnnstream_batch_wait_seconds", q=0.5, legend="p50"),
+            _q("quantile", "rnnstream_batch_wait_seconds", q=0.99, legend="p99"),
+        ), "How long the oldest record of each micro-batch waited for it; max_wait_ms bounds it."),
     )),
     Row("Latency", (
         Panel("End-to-end latency p50 / p99", "s", (

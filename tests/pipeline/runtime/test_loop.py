@@ -220,4 +220,6 @@ def test_decode_and_encode_time_are_stages_of_their_own(tmp_path, sensor_csv, fo
         return registry.get_sample_value("rnnstream_stage_seconds_total", {"stage": name, "state": "busy"}) or 0.0
 
     assert stage("decode") > 0 and stage("encode") > 0
-    assert stage("sources") >= 0 and stage("sinks") >= 0
+    assert stage("poll") >= 0 and stage("produce") > 0 and stage("model") > 0
+    waits = registry.get_sample_value("rnnstream_batch_wait_seconds_count")
+    assert waits and waits >= 1
