@@ -9,6 +9,11 @@
 #   models/reproduce.sh --asr-cpu    # the smaller CPU-only recipe (GRU 2x320, shipped as asr-companion.onnx):
 #                                    # five corpora, a base run, then four fine-tunes (about 5 h on 2 CPU
 #                                    # cores), then eval asr
+#   models/reproduce.sh --text DIR   # builtin:logkeys and builtin:nextword from public data in DIR:
+#                                    #   DIR/DeepLog (github wuyifan18/DeepLog), DIR/logdeep (github d0ng1ee/logdeep),
+#                                    #   DIR/loghub (github logpai/loghub), DIR/Gutenberg_Text (github
+#                                    #   rcdm-uga/Gutenberg_Text) and DIR/LibriSpeech (OpenSLR 12: CHAPTERS.TXT and
+#                                    #   test-clean, to keep its books out); about 25 min on one CPU core
 #
 # Training is deterministic for a given torch build and --threads: the same command writes the
 # same weights (the manifests record the command, the data generator and its seed).
@@ -24,6 +29,22 @@ eval_asr() {  # MODEL MAIN COMPANION: MODEL greedy and with the LM, then the two
     rnnstream eval asr --manifest build/asr/eval/manifest.jsonl --model "$2" --lm build/asr/lm.txt \
         --companion "$3" --peer-from build/asr/eval.json --json build/asr/eval-pair.json
 }
+
+if [[ "${1:-}" == "--text" ]]; then
+    src="${2:?usage: models/reproduce.sh --text DIR}"
+    mkdir -p build/text
+    rnnstream train logkeys --sessions "$src/DeepLog/data/hdfs_train" \
+        --templates "$src/loghub/HDFS/HDFS_templates.csv" --valid "$src/logdeep/data/hdfs/robust_log_valid.csv" \
+        --out build/text/logkeys.onnx
+    rnnstream eval logkeys --model build/text/logkeys.onnx --test "$src/logdeep/data/hdfs/robust_log_train.csv"
+    rnnstream corpus gutenberg --snapshot "$src/Gutenberg_Text" --librispeech "$src/LibriSpeech" \
+        --out build/text/gutenberg --train-words 3000000 --heldout-words 200000 --book-words 10000
+    rnnstream train nextword --train build/text/gutenberg/train.txt --dev build/text/gutenberg/dev.txt \
+        --out build/text/nextword.onnx --max-steps 4000 --eval-every 250 --patience 4
+    rnnstream eval nextword --model build/text/nextword.onnx --text build/text/gutenberg/test.txt \
+        --train build/text/gutenberg/train.txt
+    exit 0
+fi
 
 if [[ "${1:-}" == "--asr" ]]; then
     # Shipped model: GRU 3x384 from scratch on 18 h, on a GPU (`--device cuda`). The six builds ran

@@ -39,3 +39,34 @@ def test_shipped_asr_recognises_an_unseen_voice(decoding):
         chars += len(ref)
     # A random or broken model sits near 100 % CER; the shipped one measured 5-15 % on this voice.
     assert errors / chars < 0.35, (errors, chars)
+
+
+def test_shipped_logkeys_flags_what_hdfs_sessions_do_not_do():
+    from rnnstream.evaluation.logkeys import session_ranks
+    from rnnstream.operators.logkeys import LogkeysOperator
+
+    op = LogkeysOperator(load_session(resolve_model("builtin:logkeys"), provider="cpu"))
+    normal = [22, 5, 5, 5, 11, 9, 11, 9, 11, 9, 26, 26, 26]
+    worst = session_ranks(op, [normal, normal + [23, 23, 23, 21, 21, 21], [22, 5, 5, 5, 7, 11, 9], [22, 5]])
+    assert (worst[:2] < op.top_g).all(), "normal sessions raise nothing"
+    assert (worst[2:] >= op.top_g).all(), "a write exception and a session cut short are anomalies"
+
+
+def test_shipped_nextword_reads_english():
+    import numpy as np
+
+    from rnnstream.engine.records import DATA
+    from rnnstream.operators.nextword import NextwordOperator
+    from rnnstream.runtime.operate import process_text
+    from rnnstream.engine.records import RecordBatch
+    from rnnstream.engine.scheduler import Scheduler
+
+    op = NextwordOperator(load_session(resolve_model("builtin:nextword"), provider="cpu"))
+    texts = ["I do not", "She opened the", "He went out of the"]
+    b = RecordBatch.data(np.arange(3), np.zeros(3), np.zeros((3, 1)))
+    b.meta["text"] = np.array(texts, object)
+    out, emitted = process_text(Scheduler(op), op, b)
+    assert emitted.all() and b.kind.tolist() == [DATA] * 3
+    assert "know" in out["next"][0].tolist()
+    assert "door" in out["next"][1].tolist()
+    assert "room" in out["next"][2].tolist() or "house" in out["next"][2].tolist()
