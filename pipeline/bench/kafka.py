@@ -68,7 +68,7 @@ def _producer(bootstrap: str):
     if installed("confluent"):
         from confluent_kafka import Producer
 
-        p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": "all"})
+        p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": "all", "socket.nagle.disable": True})
 
         def send(topic, key, value):
             while True:
@@ -119,7 +119,7 @@ def _collect(bootstrap: str, topic: str, since: float, until_idle_s: float, out:
         from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
         c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-collector", "enable.auto.commit": False,
-                      "fetch.wait.max.ms": 10})
+                      "fetch.wait.max.ms": 10, "socket.nagle.disable": True})
         parts = c.list_topics(timeout=30).topics[topic].partitions
         c.assign([TopicPartition(topic, p, OFFSET_END) for p in parts])
 
@@ -155,7 +155,7 @@ def _pipeline_config(bootstrap: str, client: str, topics: dict[str, str], model:
     from rnnstream.config import parse_config
 
     src_client = ({"fetch_max_bytes": 64 * 1024 * 1024, "max_partition_fetch_bytes": 8 * 1024 * 1024}
-                  if client == "kafka-python" else {"fetch.wait.max.ms": 10})
+                  if client == "kafka-python" else {})
     return parse_config({
         "sources": [{"type": "kafka", "name": "bench", "topics": [topics["in"]], "bootstrap_servers": [bootstrap],
                      "group_id": group, "library": client, "batch_records": batch_records, "max_in_flight": 200000,
