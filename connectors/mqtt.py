@@ -142,7 +142,9 @@ class MqttSource:
             key = topic_key(topic, level)
             self._received += 1
             msgs.add(topic, 0, self._received, key.encode() if key else None, payload, None, received_ms)
+        t_decode = time.perf_counter()
         batch = self.decoder.decode(msgs)
+        batch.decode_s = time.perf_counter() - t_decode  # the "decode" stage, apart from polling
         # Partitions and offsets mean nothing on MQTT; the topic and any text are the row's.
         batch.meta = {k: v for k, v in batch.meta.items() if k in ("source_topic", "text")}
         batch.position = self.position()
