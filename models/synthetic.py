@@ -29,9 +29,11 @@ from rnnstream.evaluation.nab_io import format_timestamps, write_data_csv, write
 
 __all__ = [
     "ANOMALY_KINDS",
+    "DEMO_INCIDENTS",
     "InjectedAnomaly",
     "SyntheticSeries",
     "SyntheticSet",
+    "demo_set",
     "generate",
     "generate_series",
 ]
@@ -241,11 +243,13 @@ def generate_series(
     kinds: Sequence[str] = ANOMALY_KINDS,
     severity: float = 1.0,
     window_margin: int | None = None,
+    plan: Sequence[str] | None = None,
 ) -> SyntheticSeries:
     """One synthetic series; deterministic for a ``seed``.
 
     ``anomaly_rate`` is the expected number of anomalies per step (Poisson, capped at what
-    fits); ``n_anomalies`` sets the count exactly. Anomalies start after NAB's probation
+    fits); ``n_anomalies`` sets the count exactly; ``plan`` sets the count and the kinds, in
+    order (``kinds`` is then ignored). Anomalies start after NAB's probation
     period and are spread one per equal slot, so windows never overlap. A window is the
     anomaly's span widened by ``window_margin`` steps each side (default max(2, T // 200)).
     ``severity`` scales every anomaly's size (flatlines excepted; 1 is clearly visible).
@@ -254,6 +258,8 @@ def generate_series(
     """
     if n_steps < 20 or n_dims < 1 or not step_s > 0 or anomaly_rate < 0 or not severity > 0:
         raise ConfigError("need n_steps >= 20, n_dims >= 1, step_s > 0, anomaly_rate >= 0, severity > 0")
+    if plan is not None:
+        kinds, n_anomalies = _check_kinds(plan), len(plan)
     kinds = _check_kinds(kinds)
     if "pattern_change" in kinds and not periods_s:
         raise ConfigError("pattern_change anomalies need at least one seasonal period")
@@ -279,7 +285,7 @@ def generate_series(
     anomalies = []
     slot = usable // count if count else 0
     for s in range(count):
-        kind = str(rng.choice(kinds))
+        kind = str(rng.choice(kinds)) if plan is None else kinds[s]
         length = _lengths(kind, rng, period_steps, slot - 2 * margin - 1)
         begin = first + s * slot + int(rng.integers(0, slot - 2 * margin - length + 1))
         dims = (0, *(d for d in range(1, n_dims) if rng.random() < 0.5))
@@ -344,12 +350,45 @@ def generate(
         )
         for name, child in zip(names, np.random.SeedSequence(seed).spawn(n_keys))
     ]
+    return _join(parts)
+
+
+def _join(parts: Sequence[SyntheticSeries]) -> SyntheticSet:
+    """Aligned series as one time-major set (row ``step * n_keys + k``)."""
+    n_keys, n_steps = len(parts), parts[0].ts.size
     values = np.stack([p.values for p in parts], axis=1)
     return SyntheticSet(
-        keys=np.tile(np.array(names), n_steps),
+        keys=np.tile(np.array([p.key for p in parts]), n_steps),
         ts=np.repeat(parts[0].ts, n_keys),
         values=values.reshape(n_steps * n_keys, *values.shape[2:]),
         labels=np.stack([p.labels for p in parts], axis=1).reshape(-1),
         anomalies=tuple(a for p in parts for a in p.anomalies),
-        key_names=names,
+        key_names=tuple(p.key for p in parts),
     )
+
+
+# The bundled demo (pipeline/data/demo_sensors.csv): incidents a person sees on a plot.
+DEMO_INCIDENTS = (
+    ("spike", "flatline", "level_shift"),
+    ("level_shift", "drift", "spike"),
+    ("variance_change", "spike", "drift"),
+    ("level_shift", "flatline", "variance_change"),
+)
+
+
+def demo_set(
+    *, seed: int = 3, n_steps: int = 1500, severity: float = 2.0,
+    incidents: Sequence[Sequence[str]] = DEMO_INCIDENTS,
+) -> SyntheticSet:
+    """The demo sensors: key ``sensor-000k`` carries the incident kinds ``incidents[k]``.
+
+    >>> s = demo_set(n_steps=600, incidents=(("spike",), ("flatline", "drift")))
+    >>> s.key_names, [a.kind for a in s.anomalies]
+    (('sensor-0000', 'sensor-0001'), ['spike', 'flatline', 'drift'])
+    """
+    names = [f"sensor-{k:04d}" for k in range(len(incidents))]
+    children = np.random.SeedSequence(seed).spawn(len(incidents))
+    return _join([
+        generate_series(n_steps, seed=child, key=name, plan=tuple(kinds), severity=severity)
+        for name, kinds, child in zip(names, incidents, children)
+    ])

@@ -43,7 +43,8 @@ class SyntheticSpec(_Frozen):
 
 
 class LikelihoodSpec(_Frozen):
-    """Anomaly likelihood settings written to the manifest (see rnnstream.operators.anomaly)."""
+    """Settings of the previous anomaly detector, kept so older configs still parse: the
+    operator reads only ``warmup`` and ``hold`` from them; ``detector`` holds the rest."""
 
     threshold: float = Field(0.99, gt=0, le=1)
     warmup: int = Field(50, ge=0)
@@ -96,6 +97,10 @@ class TrainConfig(_Frozen):
     plot: str | None = Field(None, description="loss-curve PNG; default: <out stem>_loss.png")
 
     likelihood: LikelihoodSpec | None = None
+    detector: dict[str, Any] | None = Field(
+        None, description="anomaly detector settings for the manifest's features.detector "
+        "(rnnstream.operators.anomaly_settings.DetectorSettings; unset fields keep its tuned defaults)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
@@ -108,6 +113,16 @@ class TrainConfig(_Frozen):
             raise ValueError("an anomaly model needs quantiles on both sides of 0.5")
         if self.likelihood is not None and self.task != "anomaly":
             raise ValueError("likelihood settings only apply to task anomaly")
+        if self.detector is not None:
+            if self.task != "anomaly":
+                raise ValueError("detector settings only apply to task anomaly")
+            from rnnstream.errors import ModelError
+            from rnnstream.operators.anomaly_settings import DetectorSettings
+
+            try:
+                DetectorSettings.from_mapping(self.detector)
+            except ModelError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
     @property
@@ -120,7 +135,7 @@ class TrainConfig(_Frozen):
 
     def weights_dict(self) -> dict[str, Any]:
         """The fields that decide the trained weights (outputs and bookkeeping excluded)."""
-        skip = {"out", "name", "checkpoint_dir", "checkpoint_every", "plot", "likelihood"}
+        skip = {"out", "name", "checkpoint_dir", "checkpoint_every", "plot", "likelihood", "detector"}
         return {k: v for k, v in self.model_dump(mode="json").items() if k not in skip}
 
 

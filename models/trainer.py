@@ -38,7 +38,7 @@ from rnnstream.models.data import PreparedData, prepare_data
 from rnnstream.models.export import check_streaming_parity, export_model
 from rnnstream.models.network import RNNConfig, StreamingRNN
 from rnnstream.models.plots import plot_loss_curves
-from rnnstream.models.train_config import LikelihoodSpec, TrainConfig, config_digest
+from rnnstream.models.train_config import TrainConfig, config_digest
 
 __all__ = ["train", "TrainResult", "pinball_loss", "prepare_data"]
 
@@ -255,7 +255,15 @@ def _export(run: _Run, cfg: TrainConfig, data: PreparedData, command: str | None
     if cfg.time_features:
         features["time_features"] = list(cfg.time_features)
     if cfg.task == "anomaly":
-        features["likelihood"] = (cfg.likelihood or LikelihoodSpec()).model_dump(mode="json")
+        from rnnstream.operators.anomaly_settings import DetectorSettings
+
+        legacy = cfg.likelihood.model_dump(mode="json") if cfg.likelihood is not None else {}
+        if legacy:
+            features["likelihood"] = legacy
+        # The whole detector, tuned defaults included, so the artefact describes itself.
+        features["detector"] = DetectorSettings.from_features(
+            {"likelihood": legacy, "detector": cfg.detector or {}}
+        ).to_dict()
     training = {
         "data": data.description,
         "command": command,

@@ -60,10 +60,7 @@ FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--checkpoint-dir", "checkpoint_dir", str, "checkpoint folder (default <out>.ckpt)"),
     ("--checkpoint-every", "checkpoint_every", int, "steps between checkpoints (default 200)"),
     ("--plot", "plot", str, "loss-curve PNG (default <out stem>_loss.png)"),
-    ("--lik-threshold", "likelihood.threshold", float, "anomaly: alert when the likelihood reaches this"),
     ("--lik-warmup", "likelihood.warmup", int, "anomaly: events before a key's likelihood is reported"),
-    ("--lik-long-alpha", "likelihood.long_alpha", float, "anomaly: weight of the long-term error average"),
-    ("--lik-short-alpha", "likelihood.short_alpha", float, "anomaly: weight of the short-term error average"),
     ("--lik-hold", "likelihood.hold", int, "anomaly: events a key stays quiet after an alert"),
 )
 

@@ -1,10 +1,12 @@
 """Streaming anomaly scores around a recurrent network's predictions, with no look-ahead.
 
 Per event and key: the network (a quantile forecaster, :class:`QuantileModel`) predicts the
-next value's p5/p50/p95; four evidence channels (:mod:`rnnstream.operators.anomaly_detectors`)
-rate the event against the key's own past: the network's residual, a new value range, the
-step size and the novelty of the level transition; the strongest weighted evidence becomes
-the score, and an alert holds the key quiet for a while (:mod:`rnnstream.operators.anomaly_fusion`).
+next value's p5/p50/p95; six evidence channels (:mod:`rnnstream.operators.anomaly_detectors`)
+rate the event against the key's own past. Two read the network: its residual, and how new
+the (predicted level -> actual level) pair is; four are cheap streaming detectors: a new
+value range, the step size, the novelty of the level transition and a stuck value. The
+strongest weighted evidence becomes the score, and an alert holds the key quiet for a while
+(:mod:`rnnstream.operators.anomaly_fusion`).
 Every per-key quantity is declared in the state spec and lives in the slab store; every
 setting comes from the manifest's ``features.detector`` (:class:`DetectorSettings`).
 

@@ -34,7 +34,7 @@ __all__ = ["fuse", "weights", "to_score", "refractory"]
 def weights(settings: DetectorSettings) -> np.ndarray:
     """Channel weights in :data:`~rnnstream.operators.anomaly_detectors.CHANNELS` order."""
     s = settings
-    return np.array([s.w_res, s.w_sp, s.w_disp, s.w_ctx, s.w_nnctx])
+    return np.array([s.w_res, s.w_sp, s.w_disp, s.w_ctx, s.w_nnctx, s.w_stuck])
 
 
 def fuse(parts: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -44,7 +44,8 @@ def fuse(parts: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def to_score(f: np.ndarray, settings: DetectorSettings) -> np.ndarray:
     """``f^k / (f^k + scale^k)``: 0 for no evidence, 0.5 at ``scale`` nines, towards 1 beyond."""
-    ratio = np.maximum(f, 0.0) / settings.scale
+    # Clipped so that a value far beyond anything (say 1e300 nines) still maps to 1, not NaN.
+    ratio = np.clip(f / settings.scale, 0.0, 1e6)
     powered = ratio ** settings.sharpness
     return powered / (1.0 + powered)
 

@@ -29,28 +29,31 @@ __all__ = ["DetectorSettings"]
 
 @dataclass(frozen=True)
 class DetectorSettings:
-    """Settings of the four evidence channels, their fusion and the alert hold-off.
+    """Settings of the six evidence channels, their fusion and the alert hold-off.
 
     Evidence is in nines (``-log10`` of a tail probability). ``res_*``: the network's
     prediction residual; ``sp_*``: values outside the range seen so far; ``disp_*``: the
     short-term step size; ``ctx_*``: novelty of the (previous, current) value-level
-    transition, and of the (predicted, actual) one for ``nnctx``. ``w_*`` weigh each
-    channel before the maximum is taken.
+    transition, and of the (predicted, actual) one for ``nnctx``; ``stuck_*``: a repeated
+    value. ``w_*`` weigh each channel before the maximum is taken; ``scale`` is the fused
+    evidence that scores 0.5 and ``threshold`` the score that alerts.
     """
 
-    warmup: int = 100
+    # a key is scored from its warmup-th event, at full weight from its mature-th
+    warmup: int = 150
+    mature: int = 450
     # residual of the network's one-step prediction, corrected by a seasonal lag when the
     # residual repeats itself (an LSTM does not count to 288 to foresee a daily jump)
     res_clip: float = 50.0
-    res_lags: tuple[int, ...] = (24, 48, 96, 144, 168, 288)
+    res_lags: tuple[int, ...] = (12, 24, 48, 96, 144, 168, 288, 336)
     res_alpha: float = 0.003
     res_rho: float = 0.5
     res_short: float = 0.5
     res_lo: float = -7.0
     res_hi: float = 5.0
     res_bins: int = 48
-    res_decay: float = 0.002
-    res_extrap: float = 2.0
+    res_decay: float = 0.005
+    res_extrap: float = 1.0
     # values beyond the range seen so far (widened by sp_tol of it)
     sp_tol: float = 0.05
     sp_base: float = 4.0
@@ -64,23 +67,28 @@ class DetectorSettings:
     disp_extrap: float = 1.0
     # transition novelty over value levels of ctx_width standard deviations
     ctx_width: float = 1.0
-    ctx_levels: int = 8
+    ctx_levels: int = 7
     ctx_prior: float = 0.5
-    ctx_decay: float = 0.0
     ctx_short: float = 0.3
-    ctx_long: float = 0.0005
+    ctx_long: float = 0.0002
     ctx_sub: float = 0.5
+    # exact repeats for longer than ever before: evidence stuck_gain * log2(run / longest run),
+    # the ratio capped at stuck_cap, once the key has changed value stuck_moves times
+    stuck_gain: float = 2.0
+    stuck_moves: int = 20
+    stuck_cap: float = 16.0
     # fusion, score and alerts
     w_res: float = 1.5
     w_sp: float = 2.0
     w_disp: float = 1.5
     w_ctx: float = 2.0
     w_nnctx: float = 2.5
+    w_stuck: float = 1.0
     scale: float = 4.0
-    sharpness: float = 3.0
+    sharpness: float = 4.0
     threshold: float = 0.5
     hold: int = 150
-    over: float = 1.5
+    over: float = 1.6
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -99,7 +107,7 @@ class DetectorSettings:
             raise ModelError("features.detector: res_lags >= 1, *_bins >= 2 and ctx_width > 0 are required")
         if self.res_lo >= self.res_hi or self.disp_lo >= self.disp_hi:
             raise ModelError("features.detector: each *_lo must lie below its *_hi")
-        for name in ("res_alpha", "res_short", "res_decay", "disp_alpha", "disp_decay", "ctx_decay",
+        for name in ("res_alpha", "res_short", "res_decay", "disp_alpha", "disp_decay",
                      "ctx_short", "ctx_long"):
             if getattr(self, name) > 1:
                 raise ModelError(f"features.detector.{name}: a rate, must be <= 1")

@@ -6,7 +6,7 @@ dashboard variables filled from ``rnnstream_build_info``.
 
 >>> d = grafana_dashboard()
 >>> d["uid"], [p["title"] for p in d["panels"] if p["type"] == "row"][:3]
-('rnnstream', ['Throughput', 'Latency', 'Batching efficiency'])
+('rnnstream', ['Throughput', 'Stages', 'Latency'])
 """
 
 from __future__ import annotations
