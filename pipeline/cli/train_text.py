@@ -94,37 +94,32 @@ def _curve(out: Path) -> None:
         plot_loss_curves(history, out.with_suffix(".loss.png"), title=manifest.name, ylabel="cross-entropy (nats)")
 
 
-def _cmd_logkeys(args: argparse.Namespace) -> int:
-    from rnnstream.models.logkeys_train import HDFS_CONTENT, LogkeysJob, train_logkeys
-
-    cfg = _config(args)
-    job = LogkeysJob(sessions=args.sessions, templates=args.templates, valid=args.valid, out=args.out,
-                     name=args.name or "logkeys", content_pattern=args.content_pattern or HDFS_CONTENT,
-                     top_k=args.top_k, checkpoint_dir=args.checkpoint_dir or args.out.with_suffix(".ckpt"))
+def _train(args: argparse.Namespace, train, job, cfg) -> int:
+    """Run ``train(job, cfg, ...)`` with the progress bar, then the loss curve and the figures."""
     update, bar = _progress(args, cfg.max_steps)
     try:
-        result = train_logkeys(job, cfg, resume=args.resume, progress=update)
+        result = train(job, cfg, resume=args.resume, progress=update)
     finally:
         if bar is not None:
             bar.close()
     _curve(args.out)
     print(json.dumps(result))
     return 0
+
+
+def _cmd_logkeys(args: argparse.Namespace) -> int:
+    from rnnstream.models.logkeys_train import HDFS_CONTENT, LogkeysJob, train_logkeys
+
+    job = LogkeysJob(sessions=args.sessions, templates=args.templates, valid=args.valid, out=args.out,
+                     name=args.name or "logkeys", content_pattern=args.content_pattern or HDFS_CONTENT,
+                     top_k=args.top_k, checkpoint_dir=args.checkpoint_dir or args.out.with_suffix(".ckpt"))
+    return _train(args, train_logkeys, job, _config(args))
 
 
 def _cmd_nextword(args: argparse.Namespace) -> int:
     from rnnstream.models.nextword_train import NextwordJob, train_nextword
 
-    cfg = _config(args)
     job = NextwordJob(train=args.train, dev=args.dev, out=args.out, name=args.name or "nextword",
                       vocab_size=args.vocab_size, top_k=args.top_k,
                       checkpoint_dir=args.checkpoint_dir or args.out.with_suffix(".ckpt"))
-    update, bar = _progress(args, cfg.max_steps)
-    try:
-        result = train_nextword(job, cfg, resume=args.resume, progress=update)
-    finally:
-        if bar is not None:
-            bar.close()
-    _curve(args.out)
-    print(json.dumps(result))
-    return 0
+    return _train(args, train_nextword, job, _config(args))
