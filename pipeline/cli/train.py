@@ -171,8 +171,10 @@ def config_to_argv(cfg) -> list[str]:
                 continue
             section_default = type(getattr(cfg, head))().model_dump(mode="json")
             value, default = value.get(leaf), section_default.get(leaf)
-            if head == "synthetic":
-                default = object()  # always spell out the data it was trained on
+            if head in ("synthetic", "likelihood"):
+                # Always spell out the data it was trained on, and a section that is present
+                # even at its defaults (left out, the section would read as absent).
+                default = object()
         else:
             default = defaults.get(head)
         if value is None or value == default:
