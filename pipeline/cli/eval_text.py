@@ -22,6 +22,8 @@ def register_text(kinds: argparse._SubParsersAction) -> None:
     lk.add_argument("--abnormal", type=Path, action="append", default=[],
                     help="more abnormal sessions, one per line (DeepLog's layout); repeatable")
     lk.add_argument("--model", default="builtin:logkeys", help="model .onnx/.json (default %(default)s)")
+    lk.add_argument("--train", type=Path, default=None,
+                    help="the normal training sessions: also score the unseen-transition baseline on them")
     lk.add_argument("--top-g", type=int, default=None, help="override the model's top_g")
     add_json_file(lk, "write the figures here")
     lk.set_defaults(func=_cmd_logkeys)
@@ -41,7 +43,8 @@ def _cmd_logkeys(args: argparse.Namespace) -> int:
     import numpy as np
 
     from rnnstream.engine.session import load_session
-    from rnnstream.evaluation.logkeys import read_labelled, read_sessions, scores_at, session_ranks
+    from rnnstream.evaluation.logkeys import (read_labelled, read_sessions, scores_at, session_ranks,
+                                              transition_baseline)
     from rnnstream.operators.logkeys import LogkeysOperator
     from rnnstream.runtime.build import resolve_model
 
@@ -68,6 +71,11 @@ def _cmd_logkeys(args: argparse.Namespace) -> int:
     print(f"  precision {result['precision']:.4f}  recall {result['recall']:.4f}  F1 {result['f1']:.4f}  "
           f"(tp {result['tp']}, fp {result['fp']}, fn {result['fn']})")
     print(f"  {events} events in {seconds:.1f} s: {result['events_per_s']} events/s through the operator")
+    if args.train is not None:
+        base = scores_at(transition_baseline(read_sessions(args.train), sessions), y, 1)
+        result["baseline"] = {"name": "unseen transition", **base}
+        print(f"  baseline (a transition no training session had): precision {base['precision']:.4f}  "
+              f"recall {base['recall']:.4f}  F1 {base['f1']:.4f}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0

@@ -22,7 +22,8 @@ from rnnstream.engine.scheduler import Scheduler
 from rnnstream.errors import ConfigError
 from rnnstream.operators.logkeys import LogkeysOperator
 
-__all__ = ["parse_sessions", "read_sessions", "read_labelled", "session_ranks", "scores_at", "choose_top_g"]
+__all__ = ["parse_sessions", "read_sessions", "read_labelled", "session_ranks", "scores_at", "choose_top_g",
+           "transition_baseline"]
 
 
 def parse_sessions(lines) -> list[list[int]]:
@@ -80,3 +81,18 @@ def choose_top_g(worst: np.ndarray, labels: np.ndarray, *, vocab: int) -> dict[s
     """The ``g`` with the best F1 on a validation split (ties: the larger g, fewer alerts)."""
     table = [scores_at(worst, labels, g) for g in range(1, vocab)]
     return max(table, key=lambda r: (round(r["f1"], 6), r["g"]))
+
+
+def transition_baseline(train: list[list[int]], sessions: list[list[int]]) -> np.ndarray:
+    """A peer with no model: flag a session holding a transition (start and end included) that no
+    training session had. Returns 1.0 for flagged sessions, 0.0 otherwise (``scores_at(.., g=1)``).
+
+    >>> transition_baseline([[1, 2, 3]], [[1, 2, 3], [1, 3], [1, 2]]).tolist()
+    [0.0, 1.0, 1.0]
+    """
+    def pairs(s):
+        seq = [-1, *s, -2]  # start and end markers
+        return set(zip(seq, seq[1:]))
+
+    seen = set().union(*(pairs(s) for s in train)) if train else set()
+    return np.array([0.0 if pairs(s) <= seen else 1.0 for s in sessions])

@@ -72,9 +72,11 @@ def test_train_and_eval_logkeys_commands(tmp_path, capsys):
     manifest = json.loads(out.with_suffix(".json").read_text())
     assert manifest["features"]["top_g"] == result["top_g"] and manifest["features"]["end_id"] == 5
     assert out.with_suffix(".loss.png").is_file()
-    assert main(["eval", "logkeys", "--model", str(out), "--test", str(valid), "--json", str(tmp_path / "r.json")]) == 0
+    assert main(["eval", "logkeys", "--model", str(out), "--test", str(valid), "--train", str(sessions),
+                 "--json", str(tmp_path / "r.json")]) == 0
     figures = json.loads((tmp_path / "r.json").read_text())
     assert figures["f1"] == pytest.approx(result["valid"]["f1"]) and figures["sessions"] == len(rows)
+    assert figures["baseline"]["recall"] == 1.0  # every broken session holds a transition never seen
 
 
 def test_train_and_eval_nextword_commands(tmp_path, capsys):
