@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnstream.engine.manifest import manifest_path_for
 from rnnstream.errors import ConfigError
 from rnnstream.models.token_export import check_token_parity, export_token_model
 from rnnstream.models.token_trainer import TokenData, TokenTrainConfig, train_tokens
@@ -71,15 +72,16 @@ def train_logkeys(job: LogkeysJob, cfg: TokenTrainConfig, *, resume: bool = Fals
                 "stopped": run.done, "seconds": round(run.seconds, 1), "val_nll": run.best[0] if run.best else None,
                 "sessions": len(seqs), "data": str(job.sessions), "config": cfg.model_dump(),
                 "history": run.history}
-    export_token_model(run.net, job.out, name=job.name, task="logkeys", top_k=job.top_k, features=features,
-                       training=training)
+    manifest = export_token_model(run.net, job.out, name=job.name, task="logkeys", top_k=job.top_k,
+                                  features=features, training=training)
     parity = check_token_parity(run.net, job.out)
     valid, labels = read_labelled(job.valid)
     worst = session_ranks(LogkeysOperator(load_session(job.out, provider="cpu")), valid)
     best = choose_top_g(worst, labels, vocab=vocab)
     features["top_g"] = int(best["g"])
     training["top_g_choice"] = {"split": str(job.valid), **best}
-    manifest = export_token_model(run.net, job.out, name=job.name, task="logkeys", top_k=job.top_k,
-                                  features=features, training=training)
+    # The graph does not depend on top_g: only the manifest beside it is rewritten.
+    manifest = manifest.model_copy(update={"features": features, "training": training})
+    manifest.write(manifest_path_for(Path(job.out)))
     return {"out": str(job.out), "sha256": manifest.sha256, "steps": run.step, "val_nll": training["val_nll"],
             "parity": parity, "top_g": features["top_g"], "valid": best}

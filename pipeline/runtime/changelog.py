@@ -266,7 +266,7 @@ class PartitionedState:
         pipeline goes on; :meth:`finish` records it once it is durable.
         """
         exports = {op: (store.export(), sha) for op, (store, sha) in self.host.stores().items()} if offsets else {}
-        shared = {op: owner.dump_shared() for op, owner in _shared(self.host).items()}
+        shared = {op: owner.dump_shared() for op, owner in _shared(self.host).items()} if offsets else {}
         parts = []
         for (topic, partition), offset in offsets.items():
             idx = self.part(topic, partition)
