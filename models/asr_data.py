@@ -16,11 +16,12 @@ import numpy as np
 
 from rnnstream.models.corpus.build import MANIFEST_NAME, read_manifest
 from rnnstream.asr.ctc import DEFAULT_VOCAB
+from rnnstream.asr.text import normalize_text
 from rnnstream.asr.wav import load_mono_16k
 from rnnstream.errors import ConfigError
 from rnnstream.operators.asr_frontend import AsrFrontend
 
-__all__ = ["Utterances", "load_utterances", "concat_utterances", "cmvn_stats", "length_batches"]
+__all__ = ["Utterances", "corpus_entries", "load_utterances", "concat_utterances", "cmvn_stats", "length_batches"]
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +54,36 @@ class Utterances:
                           [self.voices[i] for i in idx])
 
 
-def load_utterances(corpus: str | Path, frontend: AsrFrontend, *, split: str = "train") -> Utterances:
+def corpus_entries(corpus: str | Path, split: str = "train") -> tuple[Path, list[dict]]:
+    """A corpus's manifest and its entries of ``split``, sorted by id.
+
+    ``corpus`` is a directory built by ``rnnstream corpus speech`` or a JSON-lines manifest
+    of real recordings (``path`` relative to the manifest, ``text``, ``speaker``), such as
+    the train/dev/test files of the shared speech-data builder; a manifest file is one split.
+    """
     corpus = Path(corpus)
-    manifest = corpus / MANIFEST_NAME
+    manifest = corpus if corpus.is_file() else corpus / MANIFEST_NAME
     if not manifest.is_file():
         raise ConfigError(f"corpus: no {MANIFEST_NAME} in {corpus} (build one with `rnnstream corpus speech`)")
-    entries = sorted((e for e in read_manifest(manifest) if e.get("split", split) == split), key=lambda e: e["id"])
+    whole = corpus.is_file()
+    entries = sorted((e for e in read_manifest(manifest) if whole or e.get("split", split) == split),
+                     key=lambda e: e["id"])
     if not entries:
         raise ConfigError(f"corpus: {manifest} has no {split!r} utterances")
+    bad = [e.get("id", "?") for e in entries if not isinstance(e.get("text"), str) or "path" not in e]
+    if bad:
+        raise ConfigError(f"corpus: {manifest}: entry {bad[0]} lacks a path or a text")
+    for e in entries:
+        e.setdefault("voice", e.get("speaker", e.get("source", "unknown")))
+    return manifest, entries
+
+
+def load_utterances(corpus: str | Path, frontend: AsrFrontend, *, split: str = "train") -> Utterances:
+    manifest, entries = corpus_entries(corpus, split)
+    corpus = manifest.parent
     key = hashlib.sha256(json.dumps([[e["id"], e["text"]] for e in entries]).encode())
     key.update(json.dumps(frontend.spec() | {"mean": None, "std": None}).encode())
-    cache = corpus / f"features-{split}-{key.hexdigest()[:16]}.npz"
+    cache = corpus / f"features-{manifest.stem}-{split}-{key.hexdigest()[:16]}.npz"
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as z:
             feats, offsets = z["feats"], z["offsets"]
@@ -78,7 +98,7 @@ def load_utterances(corpus: str | Path, frontend: AsrFrontend, *, split: str = "
         tmp = cache.with_suffix(".tmp.npz")
         np.savez(tmp, feats=feats, offsets=offsets)
         tmp.replace(cache)
-    labels = [DEFAULT_VOCAB.encode(e["text"]) for e in entries]
+    labels = [DEFAULT_VOCAB.encode(normalize_text(e["text"])) for e in entries]
     return Utterances(feats, offsets, labels, [e["text"] for e in entries], [e["voice"] for e in entries])
 
 

@@ -37,7 +37,10 @@ log = logging.getLogger(__name__)
 class AsrTrainConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    corpus: list[Path] = Field(min_length=1, description="one or more corpus directories, trained on together")
+    corpus: list[Path] = Field(min_length=1, description="corpus directories or JSON-lines manifests, trained on "
+                               "together; list one twice to weight it up")
+    dev: Path | None = Field(None, description="a manifest or corpus held out for validation and early stopping; "
+                             "without it a random val_fraction of the training utterances is held out")
     init: Path | None = Field(None, description="fine-tune from a checkpoint directory or an exported .onnx model")
     out: Path = Path("asr.onnx")
     checkpoint_dir: Path = Path("runs/asr")
@@ -136,8 +139,11 @@ def train_asr(cfg: AsrTrainConfig, *, resume: bool = False, progress: bool = Tru
     mean, std = exported[1:] if exported is not None else cmvn_stats(utts)
     fe = AsrFrontend({**FRONTEND_DEFAULTS, "stack": cfg.stack, "mean": mean, "std": std})
     perm = rng.permutation(len(utts))
-    n_val = max(1, int(len(utts) * cfg.val_fraction)) if cfg.val_fraction else 0
-    val, train = utts.subset(perm[:n_val]), utts.subset(perm[n_val:])
+    if cfg.dev is not None:
+        val, train = load_utterances(cfg.dev, raw_fe), utts
+    else:
+        n_val = max(1, int(len(utts) * cfg.val_fraction)) if cfg.val_fraction else 0
+        val, train = utts.subset(perm[:n_val]), utts.subset(perm[n_val:])
     net = StreamingRNN(RNNConfig(cell=cfg.cell, input_size=fe.dim, hidden_size=cfg.hidden, num_layers=cfg.layers,
                                  output_size=len(DEFAULT_VOCAB), dropout=cfg.dropout, proj_size=cfg.proj))
     if exported is not None:

@@ -29,7 +29,7 @@ from rnnstream.models.corpus.augment import AugmentConfig, augment
 from rnnstream.models.corpus.sentences import SentenceGenerator
 from rnnstream.models.corpus.synth import SynthError, check_f0_range, random_params, synthesize
 from rnnstream.models.corpus.voices import Voice, available_voices, check_voices, voices_for_split
-from rnnstream.asr.wav import WavError, wav_duration, write_wav
+from rnnstream.asr.wav import WavError, audio_duration, write_wav
 from rnnstream.errors import ConfigError, RnnstreamError
 
 __all__ = ["CorpusSummary", "build_corpus", "read_manifest", "utterance_id", "MANIFEST_NAME"]
@@ -132,7 +132,7 @@ def _run_job(
     }
     if target.exists():
         try:
-            entry["duration"] = round(wav_duration(target), 4)
+            entry["duration"] = round(audio_duration(target), 4)
             entry["adopted"] = True
             return entry
         except WavError:

@@ -22,136 +22,39 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from rnnstream.asr.ctc import DEFAULT_VOCAB, Hypothesis, Vocab, log_softmax, words_from_tokens
-from rnnstream.asr.lm import EOS, Lexicon, NgramLM
-from rnnstream.asr.lookahead import LookAhead
+from rnnstream.asr.beam_state import NEG_INF, Beam, BeamState, PrefixTable, lse, unroll
+from rnnstream.asr.lm import EOS, Lexicon
+from rnnstream.asr.lmmix import lookahead_for
 from rnnstream.errors import RnnstreamError
 
 __all__ = ["Beam", "BeamState", "BeamSearchDecoder", "BeamStream", "PrefixTable", "DEFAULT_LM_WEIGHT",
            "DEFAULT_WORD_BONUS", "DEFAULT_BLANK_PENALTY", "DEFAULT_LABEL_THRESHOLD", "DEFAULT_PRUNE",
-           "DEFAULT_BEAM"]
+           "DEFAULT_BEAM", "DEFAULT_SKIP_BLANK"]
 
-_NEG_INF = float("-inf")
-# Chosen with the previous 2x320 model at 32 beams on the dev set (unseen espeak-ng variants; README):
-# WER 7.8, 7.5, 7.0, 7.2 % at (alpha, beta) = (0.5, 1), (0.8, 1.5), (1, 2), (1.2, 2.5).  At 64 beams
-# (0.6, 1.2) won there (5.44 % against 5.69 %) but cost the reserved voices 2.2 points (20.1 %).
+_NEG_INF = NEG_INF
+# Measured on the real-speech dev set (LibriSpeech speakers outside training; docs/2026-12-07-speech-
+# real.md) with the general LM, builtin:lm-en. The synthetic-voice tuning that set the earlier values
+# is in docs/2026-12-07-speech-experiments.md.
 DEFAULT_LM_WEIGHT = 1.0
 DEFAULT_WORD_BONUS = 2.0
-# Subtracted from every frame's blank log-prob when an LM is fused.  With the weights above, at 32
-# beams, dev-set WER was 7.0, 6.9, 6.7, 6.4 and 6.7 % for 0, 0.5, 1, 1.5 and 2 nats (tuning set:
-# 6.9, 6.3 and 6.1 % for 0, 1 and 1.5): without it, unheard voices lose words to the blank.
+# Subtracted from every frame's blank log-prob when an LM is fused: without it, words are lost to
+# the blank where the model is unsure.
 DEFAULT_BLANK_PENALTY = 1.5
 # Search pruning: labels more than DEFAULT_LABEL_THRESHOLD nats below a frame's best are not tried,
-# and beams more than DEFAULT_PRUNE nats below the best are dropped.  Judged without references, by
-# how often a final differs from a 128-beam search at (8, 30) on 160 evaluation utterances: 38 at
-# 32 beams (8, 30), 20 at 64 beams (8, 15) for 1.4 times the time, 17 at 64 beams (8, 30) for
-# 2.2 times, and 36 at 64 beams (6, 15): a 6-nat threshold undoes what the extra beams buy on
-# unheard voices, whose posteriors are flatter.  Dev / tuning-set WER: 6.38 / 6.14 % at 32
-# beams (8, 30), 5.93 / 5.61 % at 64 beams (8, 15).
-DEFAULT_LABEL_THRESHOLD = 8.0
+# and beams more than DEFAULT_PRUNE nats below the best are dropped. On dev, 16 beams at 5 nats cost
+# half the time of 8 nats for 2 points of WER (77.0 against 75.0 % with an early model).
+DEFAULT_LABEL_THRESHOLD = 5.0
 DEFAULT_PRUNE = 15.0
-# Beams for finals with an LM (see above).  With the previous 2x320 model, on the reserved
-# evaluation voices, at 15 nats, 32, 64, 128, 256 and 512 beams read 19.0, 17.9, 17.0, 16.7 and
-# 16.4 % WER, at RTF 0.015, 0.023, 0.057, about 0.09 and about 0.17; the shipped 3x384 model reads
-# 17.9 % at 32 and 16.6 % at 64.  64 keeps the per-stream cost near the earlier default's.
-DEFAULT_BEAM = 64
-
-
-def _lse(a: float, b: float) -> float:
-    if a == _NEG_INF:
-        return b
-    if b == _NEG_INF:
-        return a
-    hi, lo = (a, b) if a > b else (b, a)
-    return hi + math.log1p(math.exp(lo - hi))
-
-
-class PrefixTable:
-    """Append-only trie of label prefixes: node ``i`` is ``parent[i]`` plus ``token[i]``.
-
-    Interning prefixes keeps every per-frame operation O(1) in the prefix length
-    (extending or hashing a tuple of labels would be O(length)).  Node ids never
-    change, so any older :class:`BeamState` of the same stream stays valid.
-    ``fusion`` memoises each extension's LM fields (None where the lexicon forbids it),
-    which depend only on the prefix, so a prefix pruned and found again costs nothing.
-    """
-
-    ROOT = 0
-
-    def __init__(self) -> None:
-        self.parent: list[int] = [-1]
-        self.token: list[int] = [-1]
-        self.children: dict[tuple[int, int], int] = {}
-        self.fusion: dict[tuple[int, int], "Beam | None"] = {}
-
-    def __len__(self) -> int:
-        return len(self.parent)
-
-    def key(self, node: int) -> tuple[int, int]:
-        return self.parent[node], self.token[node]
-
-    def intern(self, parent: int, token: int) -> int:
-        if parent < 0:
-            return self.ROOT
-        node = self.children.get((parent, token))
-        if node is None:
-            node = len(self.parent)
-            self.parent.append(parent)
-            self.token.append(token)
-            self.children[(parent, token)] = node
-        return node
-
-    def tokens(self, node: int) -> list[int]:
-        out = []
-        while node > 0:
-            out.append(self.token[node])
-            node = self.parent[node]
-        return out[::-1]
-
-
-def _unroll(frames: tuple | None) -> list[int]:
-    out = []
-    while frames is not None:
-        out.append(frames[0])
-        frames = frames[1]
-    return out[::-1]
-
-
-@dataclass(frozen=True)
-class Beam:
-    """One prefix: CTC log-probs ending in blank / non-blank, and its fusion fields.
-
-    ``lm`` is the fused score of the words completed so far, ``ahead`` the LM
-    look-ahead of the unfinished word (see :mod:`rnnstream.asr.lookahead`), ``context``
-    the LM history, ``word`` the unfinished last word, and ``frames`` the frame of
-    each label as a linked list ``(last_frame, earlier_frames)`` (None when empty).
-    """
-
-    p_b: float
-    p_nb: float
-    lm: float = 0.0
-    ahead: float = 0.0
-    context: tuple[str, ...] = ()
-    word: str = ""
-    frames: tuple | None = None
-
-    @property
-    def acoustic(self) -> float:
-        return _lse(self.p_b, self.p_nb)
-
-
-@dataclass(frozen=True)
-class BeamState:
-    """Everything carried between chunks: surviving beams by prefix node, the frame
-    counter, and the (shared, append-only) prefix table."""
-
-    beams: tuple[tuple[int, Beam], ...]
-    frame: int
-    table: PrefixTable
+# A frame at least this sure of the blank tries no label (``skip_blank``).
+DEFAULT_SKIP_BLANK = 0.99
+# Beams for finals with an LM. Every stream pays for its finals on the loop thread, so this is set
+# by `bench asr` (at least 100 real-time streams on 2 cores) as much as by dev WER: 8, 16 and 32
+# beams read 79.1, 77.0 and 73.8 % on dev at decode RTF 0.010, 0.025 and 0.050 (early model).
+DEFAULT_BEAM = 16
 
 
 class BeamSearchDecoder:
@@ -161,8 +64,13 @@ class BeamSearchDecoder:
     below the frame's best (``top_k`` caps them too) and ``prune`` drops beams that
     far below the best; all three only trade accuracy for speed and are
     deterministic, so streaming equality is unaffected.  With an LM and a lexicon,
-    ``lookahead`` ranks an unfinished word by the best LM score it can still reach.
+    ``lookahead`` ranks an unfinished word by the best LM score it can still reach
+    (``"unigram"``: by its best unigram score, cheaper with a large general LM).
     ``blank_penalty`` (nats) is subtracted from the blank's log-prob on every frame.
+    ``skip_blank``: a frame whose blank probability (before the penalty) is above it only
+    carries the beams forward through the blank, trying no label; most frames of a trained
+    CTC model are such, so this is the largest saving, and it is decided per frame, so
+    streamed and whole decoding stay equal.
     """
 
     def __init__(
@@ -170,7 +78,7 @@ class BeamSearchDecoder:
         vocab: Vocab = DEFAULT_VOCAB,
         beam_size: int = 8,
         *,
-        lm: NgramLM | None = None,
+        lm=None,
         lexicon: Lexicon | None = None,
         alpha: float = DEFAULT_LM_WEIGHT,
         beta: float = DEFAULT_WORD_BONUS,
@@ -179,8 +87,9 @@ class BeamSearchDecoder:
         prune: float = DEFAULT_PRUNE,
         frame_shift: float = 0.04,
         eos: bool = True,
-        lookahead: bool = True,
+        lookahead: bool | str = True,
         blank_penalty: float = 0.0,
+        skip_blank: float | None = None,
     ) -> None:
         if beam_size < 1:
             raise RnnstreamError(f"beam_size must be >= 1, got {beam_size}")
@@ -204,8 +113,11 @@ class BeamSearchDecoder:
         self.frame_shift = frame_shift
         self.eos = eos
         self.blank_penalty = blank_penalty
+        if skip_blank is not None and not 0.5 < skip_blank < 1.0:
+            raise RnnstreamError(f"skip_blank must be a probability in (0.5, 1), got {skip_blank}")
+        self._skip = math.log(skip_blank) if skip_blank is not None else None
         self._chars = vocab.symbols
-        self.ahead = LookAhead(lm, lexicon) if (lookahead and lm is not None and lexicon is not None) else None
+        self.ahead = lookahead_for(lm, lexicon, lookahead != "unigram") if lookahead else None
 
     def initial_state(self) -> BeamState:
         root = Beam(p_b=0.0, p_nb=_NEG_INF, ahead=self._ahead((), ""))
@@ -245,19 +157,34 @@ class BeamSearchDecoder:
         if s.shape[0] == 0:
             return state
         lp = log_softmax(s, axis=1)
-        if self.blank_penalty:
-            lp[:, self.vocab.blank] -= self.blank_penalty
-        order = np.argsort(-lp, axis=1, kind="stable")
         blank = self.vocab.blank
+        quiet = lp[:, blank] > self._skip if self._skip is not None else np.zeros(lp.shape[0], bool)
+        if self.blank_penalty:
+            lp[:, blank] -= self.blank_penalty
+        order = np.argsort(-lp, axis=1, kind="stable")
         beams = dict(state.beams)
         for t in range(lp.shape[0]):
             row = lp[t]
+            if quiet[t]:
+                beams = self._blank_only(state.table, beams, row.tolist(), blank)
+                continue
             best = row[order[t, 0]]
             cands = [int(c) for c in order[t] if c != blank and row[c] >= best - self.token_threshold]
             if self.top_k is not None:
                 cands = cands[: self.top_k]
             beams = self._advance(state.table, beams, row.tolist(), cands, state.frame + t, blank)
         return BeamState(beams=tuple(beams.items()), frame=state.frame + lp.shape[0], table=state.table)
+
+    @staticmethod
+    def _blank_only(table: PrefixTable, beams: dict[int, Beam], row: list[float], blank: int) -> dict[int, Beam]:
+        """Every beam through the blank (or by repeating its last label); no prefix grows."""
+        out = {}
+        tokens, pb_step = table.token, row[blank]
+        for node, b in beams.items():
+            last = tokens[node]
+            nb = b.p_nb + row[last] if last >= 0 and b.p_nb > _NEG_INF else _NEG_INF
+            out[node] = Beam(lse(b.p_b, b.p_nb) + pb_step, nb, b.lm, b.ahead, b.context, b.word, b.frames)
+        return out
 
     def _advance(
         self, table: PrefixTable, beams: dict[int, Beam], row: list[float], cands: list[int], frame: int, blank: int
@@ -289,8 +216,8 @@ class BeamSearchDecoder:
                 acc[own] = [stay_b, stay_nb, stay_b if stay_b > stay_nb else stay_nb, b.frames]
                 meta[own] = b
             else:
-                cell[0] = _lse(cell[0], stay_b)
-                cell[1] = _lse(cell[1], stay_nb)
+                cell[0] = lse(cell[0], stay_b)
+                cell[1] = lse(cell[1], stay_nb)
                 top = stay_b if stay_b > stay_nb else stay_nb
                 if top > cell[2]:
                     cell[2], cell[3] = top, b.frames
@@ -327,7 +254,7 @@ class BeamSearchDecoder:
                         cell[2], cell[3] = pnb, frames
         ranked = heapq.nsmallest(
             self.beam_size,
-            ((-(_lse(cell[0], cell[1]) + meta[k].lm + meta[k].ahead), k) for k, cell in acc.items()),
+            ((-(lse(cell[0], cell[1]) + meta[k].lm + meta[k].ahead), k) for k, cell in acc.items()),
         )
         floor = ranked[0][0] + self.prune
         out = {}
@@ -366,7 +293,7 @@ class BeamSearchDecoder:
         out = []
         for sc, _, node, b in scored:
             toks = np.asarray(state.table.tokens(node), dtype=np.int64)
-            frs = np.asarray(_unroll(b.frames), dtype=np.int64)
+            frs = np.asarray(unroll(b.frames), dtype=np.int64)
             words = words_from_tokens(toks, frs, self.vocab, self.frame_shift)
             out.append(Hypothesis(" ".join(w.word for w in words), words, toks, frs, float(sc)))
         return out

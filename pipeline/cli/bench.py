@@ -40,7 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "largest N whose p95 chunk processing time stays under the chunk length.",
     )
     add_model_options(a)
-    a.add_argument("--wav", help="speech to stream (default: synthesised with espeak-ng)")
+    a.add_argument("--wav", metavar="FILE",
+                   help="speech to stream: WAV, FLAC, Ogg or MP3 (default: synthesised with espeak-ng)")
     add_chunk_ms(a)
     a.add_argument("--seconds", type=float, default=2.2,
                    help="stream time per configuration (default %(default)s); with --lm use 8 or more, so "
@@ -148,7 +149,7 @@ def _register_mic(bsub: argparse._SubParsersAction) -> None:
     )
     add_model_options(m)
     m.add_argument("--output-device", help="output device that plays the speech (default: the default output)")
-    m.add_argument("--wav", help="speech to play (default: espeak-ng sentences)")
+    m.add_argument("--wav", metavar="FILE", help="speech to play: WAV, FLAC, Ogg or MP3 (default: espeak-ng sentences)")
     m.add_argument("--utterances", type=int, default=5, help="sentences to play (default 5)")
     m.add_argument("--gap-s", type=float, default=1.5, help="silence after each sentence (default 1.5 s)")
     m.add_argument("--no-play", dest="play", action="store_false", help="play nothing; speak yourself")

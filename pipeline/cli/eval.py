@@ -1,5 +1,5 @@
-"""``rnnstream eval forecast``, ``eval anomaly`` and ``eval asr``: benchmarks over a data directory
-or a speech corpus.
+"""``rnnstream eval forecast`` and ``eval anomaly``: benchmarks over a data directory; the ``eval``
+command also registers ``eval asr`` (:mod:`rnnstream.cli.eval_asr`) and the text benchmarks.
 
 Each runs the shipped (or a given) ONNX model through the runtime operators; no torch.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnstream.cli.options import add_decoder_args, add_json_file, add_model_options, asr_config, build_asr
+from rnnstream.cli.options import add_json_file
 from rnnstream.errors import ConfigError
 
 __all__ = ["register", "format_forecast_table", "nab_summary"]
@@ -66,33 +66,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--set", dest="detector_set", action="append", default=[], metavar="NAME=VALUE",
                    help="override any features.detector setting of the model (repeatable), e.g. --set w_ctx=2.5")
     a.set_defaults(func=_cmd_anomaly)
-    _register_asr(kinds)
 
+    from rnnstream.cli.eval_asr import register_asr
     from rnnstream.cli.eval_text import register_text
 
+    register_asr(kinds)
     register_text(kinds)
-
-def _register_asr(kinds: argparse._SubParsersAction) -> None:
-    e = kinds.add_parser(
-        "asr",
-        help="WER/CER per voice, RTF, latencies and streamed == whole-file, with pocketsphinx beside it",
-        description="Streams every utterance of a corpus manifest (many at once through the batcher), "
-        "scores finals against the reference text, and decodes the same audio with pocketsphinx when "
-        "it is installed (a benchmark peer, never a dependency).",
-    )
-    e.add_argument("--manifest", type=Path, required=True,
-                   help="corpus manifest.jsonl (e.g. from corpus speech --split eval)")
-    add_model_options(e)
-    e.add_argument("--limit", type=int, default=None, help="only the first N utterances")
-    e.add_argument("--voice", action="append", default=None, metavar="ENGINE:NAME",
-                   help="only these voices (repeatable)")
-    add_decoder_args(e)
-    e.add_argument("--no-peer", action="store_true", help="skip pocketsphinx")
-    e.add_argument("--peer-from", type=Path, default=None, metavar="JSON",
-                   help="reuse pocketsphinx's scores from an earlier --json result on the same manifest "
-                   "instead of running it again (it runs at about 0.4x real time here)")
-    add_json_file(e, "write the result as JSON")
-    e.set_defaults(func=_cmd_eval_asr)
 
 
 def format_forecast_table(summary: dict) -> str:
@@ -200,61 +179,3 @@ def _cmd_anomaly(args: argparse.Namespace) -> int:
     if args.json:
         _write_json(args.json, nab_summary(s))
     return 0 if np.isfinite(s.get("standard", 0.0)) else 2
-
-
-def _cmd_eval_asr(args: argparse.Namespace) -> int:
-    from rnnstream.apps.transcribe import Transcriber
-    from rnnstream.evaluation.asr_eval import evaluate_asr
-
-    cfg = asr_config(args)
-    op = build_asr(cfg)
-    # --peer-from stands in for a pocketsphinx run: never spend the 0.4x-real-time decode twice.
-    peer = not args.no_peer and args.peer_from is None
-    result = evaluate_asr(Transcriber(op), str(args.manifest), limit=args.limit, peer=peer,
-                          voices=set(args.voice) if args.voice else None)
-    if args.peer_from is not None:
-        _reuse_peer(result, args.peer_from)
-    lm = cfg.lm is not None
-    result["decoding"] = {
-        "finals": "greedy" if op.rescore is None else "beam",
-        "beam": op.rescore.beam_size if op.rescore is not None else None,
-        "lm": str(cfg.lm) if lm else None, "lm_order": cfg.lm_order if lm else None,
-        "lm_weight": cfg.lm_weight if lm else None, "word_bonus": cfg.word_bonus if lm else None,
-        "blank_penalty": cfg.blank_penalty if lm else None,
-        "companion": cfg.companion, "companion_weight": cfg.companion_weight if cfg.companion else None,
-    }
-    _print_asr(result)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
-    return 0
-
-
-def _print_asr(result: dict) -> None:
-    peer = all("pocketsphinx_wer" in r for r in result["voices"].values())
-    print(f"| voice | utterances | WER | CER |{' pocketsphinx WER |' if peer else ''}")
-    print(f"|---|---:|---:|---:|{'---:|' if peer else ''}")
-    for v, r in result["voices"].items():
-        extra = f" {100 * r['pocketsphinx_wer']:.1f} % |" if peer else ""
-        print(f"| {v} | {r['utterances']} | {100 * r['wer']:.1f} % | {100 * r['cer']:.1f} % |{extra}")
-    extra = f" {100 * result['pocketsphinx_wer']:.1f} % |" if "pocketsphinx_wer" in result else (" |" if peer else "")
-    print(f"| all | {result['utterances']} | {100 * result['wer']:.1f} % | {100 * result['cer']:.1f} % |{extra}")
-    fp, ef = result["first_partial_latency_s"], result["endpoint_to_final_latency_s"]
-    print(f"RTF {result['rtf']:.4f}; first partial p50 {fp['p50']} s; endpoint->final p50 {ef['p50']} s; "
-          f"streamed == whole-file on {result['streamed_equals_whole_count']}/{result['utterances']}")
-
-
-def _reuse_peer(result: dict, path: Path) -> None:
-    try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"--peer-from: cannot read {path}: {exc}") from None
-    if "pocketsphinx_wer" not in old:
-        raise ConfigError(f"--peer-from: {path} has no pocketsphinx scores")
-    for voice, row in result["voices"].items():
-        prev = old.get("voices", {}).get(voice)
-        if prev is None or prev.get("utterances") != row["utterances"] or "pocketsphinx_wer" not in prev:
-            raise ConfigError(f"--peer-from: {path} did not score the same {voice} utterances")
-        row["pocketsphinx_wer"] = prev["pocketsphinx_wer"]
-    if old.get("utterances") == result["utterances"]:
-        result["pocketsphinx_wer"] = old["pocketsphinx_wer"]
-    result["pocketsphinx_from"] = str(path)

@@ -37,7 +37,7 @@ def transcribe_mic(args: argparse.Namespace) -> int:
     from rnnstream.metrics import get_metrics
 
     if args.wav:
-        raise ConfigError("transcribe: give either a WAV file or --mic, not both")
+        raise ConfigError("transcribe: give either an audio file or --mic, not both")
     if args.max_seconds is not None and args.max_seconds <= 0:
         raise ConfigError(f"--max-seconds: must be positive, got {args.max_seconds}")
     op = build_asr(asr_config(args))

@@ -39,8 +39,8 @@ __all__ = ["add_model_options", "add_chunk_ms", "add_decoder_args", "add_asr_opt
 _ASR = AsrOperatorConfig.model_fields
 PROVIDERS = ("auto", "cpu", "cuda")
 # The AsrOperatorConfig fields a command line sets; each flag is the field with dashes.
-ASR_FIELDS = ("model", "provider", "chunk_ms", "beam", "lm", "lm_order", "lm_weight", "word_bonus",
-              "blank_penalty", "companion", "companion_weight")
+ASR_FIELDS = ("model", "provider", "chunk_ms", "beam", "general_lm", "lm", "domain_weight", "lm_order", "lm_weight",
+              "word_bonus", "blank_penalty", "companion", "companion_weight")
 DEFAULT_BOOTSTRAP_SERVERS = "127.0.0.1:9092"
 
 
@@ -75,9 +75,17 @@ def add_decoder_args(p: argparse.ArgumentParser) -> None:
 
     g = p.add_argument_group("decoding (finals; partials stay greedy)")
     g.add_argument("--beam", type=int, default=_ASR["beam"].default,
-                   help=f"prefix beam search with this many beams ({DEFAULT_BEAM} with --lm)")
+                   help=f"prefix beam search with this many beams (default {DEFAULT_BEAM} with an LM)")
+    g.add_argument("--general-lm", default=_ASR["general_lm"].default, metavar="LM",
+                   help=f"word LM for finals: builtin:lm-en, a .npz from `rnnstream train lm`, or none for "
+                   f"greedy finals (default {_ASR['general_lm'].default})")
+    g.add_argument("--greedy", dest="general_lm", action="store_const", const=None,
+                   help="greedy finals, no LM (same as --general-lm none)")
     g.add_argument("--lm", type=Path, default=_ASR["lm"].default, metavar="TEXT",
-                   help="text file, one sentence per line: trains a word n-gram LM and a lexicon for the beam")
+                   help="your domain: a text file, one sentence per line, whose word n-gram is interpolated "
+                   "with the general LM (its words join the lexicon)")
+    g.add_argument("--domain-weight", type=float, default=_ASR["domain_weight"].default,
+                   help=f"the --lm model's share beside the general LM (default {_ASR['domain_weight'].default})")
     g.add_argument("--lm-order", type=int, default=_ASR["lm_order"].default,
                    help=f"n-gram order of the --lm model (1-5, default {_ASR['lm_order'].default})")
     g.add_argument("--lm-weight", type=float, default=_ASR["lm_weight"].default,

@@ -98,7 +98,10 @@ def _register_asr(train_sub: argparse._SubParsersAction) -> None:
         "checkpointing every N steps (--resume continues), then exports ONNX + manifest.",
     )
     a.add_argument("--corpus", type=Path, nargs="+", required=True,
-                   help="corpus directories (manifest.jsonl each), trained on together")
+                   help="corpus directories (manifest.jsonl each) or JSON-lines manifests of recordings "
+                        "(path, text, speaker), trained on together; name one twice to weight it up")
+    a.add_argument("--dev", type=Path, default=None,
+                   help="manifest held out for validation and early stopping (default: 5%% of the training set)")
     a.add_argument("--init", type=Path, default=None,
                    help="fine-tune: start from the weights in this checkpoint directory, or from an "
                         "exported model (e.g. models/artifacts/asr.onnx), keeping its feature normalisation")
@@ -226,7 +229,7 @@ def _cmd_train_asr(args: argparse.Namespace) -> int:
     from rnnstream.models.asr_trainer import AsrTrainConfig, train_asr
 
     cfg = AsrTrainConfig(
-        corpus=args.corpus, out=args.out, checkpoint_dir=args.checkpoint_dir, cell=args.cell, layers=args.layers,
+        corpus=args.corpus, dev=args.dev, out=args.out, checkpoint_dir=args.checkpoint_dir, cell=args.cell, layers=args.layers,
         hidden=args.hidden, proj=args.proj, epochs=args.epochs, batch_frames=args.batch_frames, lr=args.lr,
         seed=args.seed, max_steps=args.max_steps, max_minutes=args.max_minutes, threads=args.threads,
         init=args.init, augment=_feature_augment(args), patience=args.patience, device=args.device,

@@ -1,4 +1,4 @@
-"""``rnnstream train logkeys`` and ``rnnstream train nextword``: the text operators' models.
+"""``rnnstream train logkeys``, ``train nextword`` and ``train lm``: the models of text.
 
 Both follow the trainer's conventions: a checkpoint every two minutes and at each
 validation (``--resume`` continues it), gradient clipping, a progress bar, a loss-curve PNG
@@ -60,6 +60,27 @@ def register_text(tasks: argparse._SubParsersAction) -> None:
     nw.add_argument("--top-k", type=int, default=5, help="next words listed per event (default 5)")
     _common(nw, {"cell": "gru", "embed": 128, "hidden": 192, "max_steps": 3000, "batch_size": 32, "window": 48})
     nw.set_defaults(func=_cmd_nextword)
+    lm = tasks.add_parser("lm", help="word n-gram LM for speech finals (e.g. builtin:lm-en) from plain text",
+                          description="Counts n-grams of text files (a paragraph or sentence a line; .jsonl "
+                          "manifests give their text fields) with Kneser-Ney smoothing, keeps the most frequent "
+                          "spellable words and the n-grams above the cutoffs, and writes a .npz word LM.")
+    lm.add_argument("--text", type=Path, nargs="+", required=True, help="text files or speech manifests")
+    lm.add_argument("--weight", type=int, nargs="+", default=None,
+                    help="times each --text is counted (e.g. 1 20: transcripts twenty times)")
+    lm.add_argument("--vocab", type=int, default=64000, help="words kept (default 64000)")
+    lm.add_argument("--order", type=int, default=3, help="n-gram order, 1-3 (default 3)")
+    lm.add_argument("--cutoffs", type=int, nargs="+", default=[1, 2],
+                    help="keep 2-grams, 3-grams seen at least this often (default 1 2)")
+    lm.add_argument("--out", type=Path, required=True, help="output .npz")
+    lm.set_defaults(func=_cmd_lm)
+
+
+def _cmd_lm(args: argparse.Namespace) -> int:
+    from rnnstream.models.wordlm_build import build_word_lm
+
+    print(json.dumps(build_word_lm(args.text, args.out, vocab_size=args.vocab, order=args.order,
+                                   cutoffs=args.cutoffs, weights=args.weight)))
+    return 0
 
 
 def _config(args: argparse.Namespace):

@@ -1,4 +1,4 @@
-"""``rnnstream transcribe``: a WAV file, or the microphone live (``--mic``, :mod:`rnnstream.cli.mic`)."""
+"""``rnnstream transcribe``: an audio file, or the microphone live (``--mic``, :mod:`rnnstream.cli.mic`)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ __all__ = ["register"]
 def register(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser(
         "transcribe",
-        help="stream a WAV file (or the microphone) through the speech recogniser",
+        help="stream an audio file (or the microphone) through the speech recogniser",
         description="Prints partial results as they change and final results at each endpoint. "
         "With --json, one object per line: type (partial|final), text, start, end (seconds).",
     )
-    t.add_argument("wav", nargs="?", help="a WAV file (any rate; resampled to 16 kHz, downmixed)")
+    t.add_argument("wav", nargs="?", metavar="FILE",
+                   help="WAV, FLAC, Ogg Vorbis/Opus or MP3 (any rate; resampled to 16 kHz, downmixed)")
     add_chunk_ms(t)
     add_json_lines(t, "machine-readable JSON lines")
     add_model_options(t)
@@ -45,7 +46,7 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
     # The flags first: a bad one is named before anything is loaded.
     cfg = asr_config(args)
     if not args.wav:
-        raise ConfigError("transcribe: give a WAV file, or --mic for the microphone")
+        raise ConfigError("transcribe: give an audio file, or --mic for the microphone")
     from rnnstream.apps.transcribe import Transcriber
     from rnnstream.asr.wav import load_mono_16k
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from rnnstream.asr.beam import DEFAULT_BLANK_PENALTY, DEFAULT_LM_WEIGHT, DEFAULT_WORD_BONUS
 from rnnstream.asr.rescore import DEFAULT_COMPANION_WEIGHT
@@ -74,7 +74,11 @@ class AsrOperatorConfig(_Operator):
     type: Literal["asr"]
     chunk_ms: float = Field(100.0, gt=0, description="audio chunk per event, a multiple of 20 ms")
     beam: int | None = Field(None, ge=1, description="prefix beam search for finals with this many beams")
-    lm: Path | None = Field(None, description="text file, one sentence per line: word n-gram LM + lexicon")
+    general_lm: str | None = Field("builtin:lm-en", description="word LM for finals (builtin:lm-en, a .npz from "
+                                   "`rnnstream train lm`, or null for greedy finals)")
+    lm: Path | None = Field(None, description="text file, one sentence per line: a domain n-gram LM, "
+                            "interpolated with general_lm")
+    domain_weight: float = Field(0.5, gt=0, lt=1, description="the lm's share beside general_lm")
     lm_order: int = Field(3, ge=1, le=5, description="n-gram order of the lm")
     lm_weight: float = Field(DEFAULT_LM_WEIGHT, ge=0, description="LM weight alpha (with lm)")
     word_bonus: float = Field(DEFAULT_WORD_BONUS, description="score added per word, beta (with lm)")
@@ -85,9 +89,15 @@ class AsrOperatorConfig(_Operator):
     companion_weight: float = Field(DEFAULT_COMPANION_WEIGHT, ge=0, lt=1,
                                     description="the companion's share of the acoustic score")
 
+    @field_validator("general_lm", mode="before")
+    @classmethod
+    def _none_word(cls, v):
+        # "none" from a flag or an env-free YAML string means greedy finals, like null.
+        return None if isinstance(v, str) and v.strip().lower() in ("none", "") else v
+
     def model_post_init(self, _: Any) -> None:
         # The one place this rule lives: configs, flags and the library all build this model.
-        if self.companion is not None and self.beam is None and self.lm is None:
+        if self.companion is not None and self.beam is None and self.lm is None and self.general_lm is None:
             raise ConfigError(f"operators[{self.name}].companion: needs beam-decoded finals (set beam or lm)")
 
 

@@ -1,5 +1,6 @@
 """Quality measurements on data the project did not produce: forecast accuracy (MASE, interval
-coverage), NAB anomaly scoring, and ASR word error rates with a published peer beside them.
+coverage), NAB anomaly scoring, and ASR word error rates with published peers
+(whisper, pocketsphinx) beside them.
 Plain functions over data; the ``eval`` command is :mod:`rnnstream.cli`."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``rnnstream eval asr``: WER/CER per voice, real-time factor, latencies, streamed == whole.
+"""``rnnstream eval asr``: WER/CER per source, real-time factor, latencies, streamed == whole.
 
 Every utterance is streamed in chunks with 1.2 s of trailing silence, so the endpointer, not
 the end of the file, closes it; many utterances stream at once through the batcher, exactly
@@ -6,15 +6,17 @@ as concurrent streams do in the daemon. Latencies are in stream time plus the me
 compute per chunk:
 - first partial: when the first non-empty partial is emitted, after the speech onset;
 - endpoint to final: when the final is emitted, after the speech offset.
-pocketsphinx, when installed, decodes the same audio as a peer (never a dependency).
+Peers (:mod:`rnnstream.evaluation.asr_peers`) decode the same audio, or a per-speaker subset of
+it, each timed on its own; ours is then also scored on exactly that subset. Every system's text
+per utterance is kept, so a later run can reuse a peer's texts by utterance id. Our RTF counts
+the trailing silence as audio (a stream carries it); a peer's RTF is over the files alone.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -23,22 +25,15 @@ from rnnstream.asr.endpoint import frame_energy_db
 from rnnstream.asr.text import normalize_text
 from rnnstream.asr.wav import load_mono_16k
 from rnnstream.apps.transcribe import Transcriber
+from rnnstream.errors import ConfigError
+from rnnstream.evaluation.asr_peers import Peer, select_peers
+from rnnstream.evaluation.asr_score import edit_distance, group_field, group_of, per_speaker, score_system, speaker_of
+from rnnstream.evaluation.spelling import normalize_hypothesis
 
-__all__ = ["evaluate_asr", "edit_distance", "speech_bounds", "pocketsphinx_texts"]
+__all__ = ["evaluate_asr", "edit_distance", "speech_bounds", "select_entries"]
 
 log = logging.getLogger(__name__)
 TAIL_S = 1.2
-
-
-def edit_distance(a: list, b: list) -> int:
-    """Levenshtein distance. ``edit_distance("kitten", "sitting")`` is 3."""
-    prev = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        cur = [i]
-        for j, y in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
-        prev = cur
-    return prev[-1]
 
 
 def speech_bounds(x: np.ndarray, sr: int = 16000) -> tuple[float, float]:
@@ -71,31 +66,20 @@ def _stream_group(tr: Transcriber, signals: list[np.ndarray]) -> tuple[list[dict
     return res, time.perf_counter() - t0
 
 
-def pocketsphinx_texts(signals: list[np.ndarray]) -> list[str] | None:
-    try:
-        from pocketsphinx import Decoder
-    except ImportError:
-        return None
-    dec = Decoder(loglevel="FATAL")
-    out = []
-    for x in signals:
-        pcm = (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
-        dec.start_utt()
-        dec.process_raw(pcm, full_utt=True)
-        dec.end_utt()
-        hyp = dec.hyp()
-        out.append(normalize_text(hyp.hypstr) if hyp is not None else "")
-    return out
 
 
-def evaluate_asr(tr: Transcriber, manifest: str, *, group: int = 64, limit: int | None = None,
-                 peer: bool = True, voices: set[str] | None = None) -> dict[str, Any]:
-    entries = sorted(read_manifest(manifest), key=lambda e: e["id"])
-    entries = [e for e in entries if voices is None or e["voice"] in voices][:limit]
+def select_entries(manifest: str, *, voices: set[str] | None = None, per_speaker_n: int | None = None,
+                   limit: int | None = None) -> list[dict[str, Any]]:
+    """The manifest's utterances by id (paths resolved, references normalised), filtered in that order."""
+    entries = [e for e in read_manifest(manifest) if voices is None or e.get("voice") in voices]
+    entries = per_speaker(entries, per_speaker_n)[:limit]
+    return [{**e, "text": normalize_text(e["text"])} for e in entries]
+
+
+def _run_ours(tr: Transcriber, entries: list[dict], group: int) -> dict[str, Any]:
     chunk_s = tr.chunk / 16000
-    per_voice: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    first_lat, final_lat, identical, audio_s, compute_s, calls = [], [], 0, 0.0, 0.0, 0
-    hyps, refs, raw = [], [], []
+    hyps: dict[str, str] = {}
+    first_lat, final_lat, identical, audio_s, compute_s = [], [], 0, 0.0, 0.0
     for g in range(0, len(entries), group):
         batch = entries[g : g + group]
         raw_sig = [load_mono_16k(e["path"]) for e in batch]
@@ -103,9 +87,7 @@ def evaluate_asr(tr: Transcriber, manifest: str, *, group: int = 64, limit: int 
         calls_before = tr.scheduler.calls
         res, secs = _stream_group(tr, sigs)
         compute_s += secs
-        n_calls = tr.scheduler.calls - calls_before
-        calls += n_calls
-        per_call = secs / max(1, n_calls)
+        per_call = secs / max(1, tr.scheduler.calls - calls_before)
         audio_s += sum(x.size for x in sigs) / 16000
         for e, x, r, s in zip(batch, raw_sig, res, sigs):
             hyp = " ".join(t for t in r["finals"] if t)
@@ -115,49 +97,87 @@ def evaluate_asr(tr: Transcriber, manifest: str, *, group: int = 64, limit: int 
                 first_lat.append((r["first_partial"] + 1) * chunk_s + per_call - on)
             if r["final_chunk"] is not None and r["final_chunk"] < -(-s.size // tr.chunk) - 1:
                 final_lat.append((r["final_chunk"] + 1) * chunk_s + per_call - off)
-            _score(per_voice[e["voice"]], e["text"], hyp, "model")
-            hyps.append(hyp)
-            refs.append(e["text"])
-        raw.extend(raw_sig)
-        log.info("eval asr: %d/%d utterances", min(g + group, len(entries)), len(entries))
-    peer_texts = pocketsphinx_texts(raw) if peer else None
-    if peer_texts is not None:
-        for e, p in zip(entries, peer_texts):
-            _score(per_voice[e["voice"]], e["text"], p, "pocketsphinx")
-    return _summary(per_voice, entries, identical, audio_s, compute_s, first_lat, final_lat, peer_texts is not None)
-
-
-def _score(acc: dict, ref: str, hyp: str, who: str) -> None:
-    acc[f"{who}_word_err"] += edit_distance(hyp.split(), ref.split())
-    acc[f"{who}_char_err"] += edit_distance(list(hyp), list(ref))
-    acc["words"] += len(ref.split()) if who == "model" else 0
-    acc["chars"] += len(ref) if who == "model" else 0
-    acc["utterances"] += 1 if who == "model" else 0
-
-
-def _summary(per_voice, entries, identical, audio_s, compute_s, first_lat, final_lat, has_peer) -> dict[str, Any]:
-    voices = {}
-    tot = defaultdict(float)
-    for v, acc in sorted(per_voice.items()):
-        row = {"utterances": int(acc["utterances"]), "wer": acc["model_word_err"] / max(1, acc["words"]),
-               "cer": acc["model_char_err"] / max(1, acc["chars"])}
-        if has_peer:
-            row["pocketsphinx_wer"] = acc["pocketsphinx_word_err"] / max(1, acc["words"])
-        voices[v] = row
-        for k, val in acc.items():
-            tot[k] += val
+            hyps[e["id"]] = hyp
+        log.info("eval asr: ours %d/%d utterances", min(g + group, len(entries)), len(entries))
     pct = lambda xs, q: float(np.percentile(xs, q)) if xs else None  # noqa: E731
-    out = {
-        "utterances": len(entries),
-        "wer": tot["model_word_err"] / max(1, tot["words"]),
-        "cer": tot["model_char_err"] / max(1, tot["chars"]),
-        "rtf": compute_s / max(audio_s, 1e-9),
-        "first_partial_latency_s": {"p50": pct(first_lat, 50), "p99": pct(first_lat, 99)},
-        "endpoint_to_final_latency_s": {"p50": pct(final_lat, 50), "p99": pct(final_lat, 99)},
-        "streamed_equals_whole": identical == len(entries),
-        "streamed_equals_whole_count": identical,
-        "voices": voices,
-    }
-    if has_peer:
-        out["pocketsphinx_wer"] = tot["pocketsphinx_word_err"] / max(1, tot["words"])
+    return {"hyps": hyps, "rtf": compute_s / max(audio_s, 1e-9),
+            "first_partial_latency_s": {"p50": pct(first_lat, 50), "p99": pct(first_lat, 99)},
+            "endpoint_to_final_latency_s": {"p50": pct(final_lat, 50), "p99": pct(final_lat, 99)},
+            "streamed_equals_whole": identical == len(entries), "streamed_equals_whole_count": identical}
+
+
+def _run_peers(peers: Sequence[Peer], entries: list[dict], group: int) -> dict[str, dict[str, Any]]:
+    """Each peer's normalised texts and RTF; audio is loaded once per group, each peer timed alone."""
+    out = {p.name: {"hyps": {}, "compute_s": 0.0, "audio_s": 0.0} for p in peers}
+    for g in range(0, len(entries) if peers else 0, group):
+        batch = entries[g : g + group]
+        sigs = [load_mono_16k(e["path"]) for e in batch]
+        seconds = sum(x.size for x in sigs) / 16000
+        for p in peers:
+            t0 = time.perf_counter()
+            texts = p.transcribe(sigs)
+            acc = out[p.name]
+            acc["compute_s"] += time.perf_counter() - t0
+            acc["audio_s"] += seconds
+            acc["hyps"].update({e["id"]: normalize_hypothesis(t) for e, t in zip(batch, texts)})
+        log.info("eval asr: peers %d/%d utterances", min(g + group, len(entries)), len(entries))
+    for acc in out.values():
+        acc["rtf"] = acc["compute_s"] / max(acc["audio_s"], 1e-9)
     return out
+
+
+def _check_reused(reused: dict[str, dict[str, Any]], ids: list[str]) -> None:
+    for name, r in reused.items():
+        missing = [i for i in ids if i not in r["texts"]]
+        if missing:
+            raise ConfigError(f"{r.get('from', 'reused results')}: {name} did not decode the same utterances "
+                              f"({len(missing)} of the {len(ids)} needed ids are missing, e.g. {missing[0]})")
+
+
+def evaluate_asr(tr: Transcriber, manifest: str, *, group: int = 64, limit: int | None = None,
+                 peer: bool = True, voices: set[str] | None = None, peers: Sequence[Peer] | None = None,
+                 per_speaker_n: int | None = None, peer_per_speaker: int | None = None,
+                 reused: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Ours on every selected utterance, each peer on its per-speaker subset, texts kept per utterance.
+
+    ``peers`` None runs every installed peer when ``peer`` is true. ``reused`` maps a peer's name
+    to ``{"texts": {id: text}, "rtf": float | None, "from": str}`` of an earlier run; it stands in
+    for running that peer and must hold every utterance of the subset.
+    """
+    entries = select_entries(manifest, voices=voices, per_speaker_n=per_speaker_n, limit=limit)
+    if not entries:
+        raise ConfigError(f"{manifest}: no utterances to score (missing, empty or all filtered out)")
+    reused = dict(reused or {})
+    if peers is None:
+        peers = select_peers(None, exclude=set(reused)) if peer else []
+    peers = [p for p in peers if p.name not in reused]
+    subset = per_speaker(entries, peer_per_speaker) if peers or reused else []
+    # Checked before ours runs, so a wrong file costs nothing.
+    _check_reused(reused, [e["id"] for e in subset])
+    ours = _run_ours(tr, entries, group)
+    ran = _run_peers(peers, subset, group)
+    systems: dict[str, dict[str, Any]] = {"ours": {**score_system(entries, ours["hyps"]), "rtf": ours["rtf"]}}
+    if subset and len(subset) < len(entries):
+        systems["ours_peer_subset"] = score_system(subset, ours["hyps"])
+    texts = {}
+    for name, r in reused.items():
+        texts[name] = {e["id"]: normalize_hypothesis(r["texts"][e["id"]]) for e in subset}
+        systems[name] = {**score_system(subset, texts[name]), "rtf": r.get("rtf"), "from": r.get("from")}
+    for name, r in ran.items():
+        texts[name] = r["hyps"]
+        systems[name] = {**score_system(subset, r["hyps"]), "rtf": r["rtf"], "compute_s": r["compute_s"],
+                         "audio_s": r["audio_s"]}
+    rows = []
+    for e in entries:
+        row = {"id": e["id"], "source": group_of(e), "speaker": speaker_of(e), "ref": e["text"],
+               "ours": ours["hyps"][e["id"]]}
+        row.update({name: t[e["id"]] for name, t in texts.items() if e["id"] in t})
+        rows.append(row)
+    ours_all = systems["ours"]
+    return {
+        "manifest": str(manifest), "group_by": group_field(entries),
+        "wer": ours_all["wer"], "cer": ours_all["cer"],
+        **{k: v for k, v in ours.items() if k != "hyps"},
+        "peers": list(texts), "peer_subset": {"per_speaker": peer_per_speaker, "utterances": len(subset)},
+        "systems": systems, "utterances": rows,
+    }

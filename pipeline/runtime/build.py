@@ -6,6 +6,7 @@ neither kafka-python nor paho-mqtt unless it uses them.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from importlib import resources
 from pathlib import Path
@@ -15,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from rnnstream.config import (AnomalyOperatorConfig, AsrOperatorConfig, FileSourceConfig, ForecastOperatorConfig,
                               KafkaSourceConfig, LogkeysOperatorConfig, MqttSourceConfig, NextwordOperatorConfig,
                               OperatorConfig, PipelineConfig, PlotSinkConfig, StdinSourceConfig)
-from rnnstream.errors import ConfigError
+from rnnstream.errors import ConfigError, ModelError
 from rnnstream.engine.keys import KeyTable
 from rnnstream.operators.anomaly import AnomalyOperator
 from rnnstream.operators.base import Operator
@@ -24,9 +25,11 @@ from rnnstream.operators.forecast import ForecastOperator
 from rnnstream.runtime.loop import OperatorSettings, Pipeline
 from rnnstream.engine.session import load_session
 
-__all__ = ["build_pipeline", "build_operator", "resolve_model", "read_lm_text", "BUILTIN_MODELS"]
+__all__ = ["build_pipeline", "build_operator", "resolve_model", "resolve_lm", "load_general_lm", "read_lm_text",
+           "BUILTIN_MODELS", "BUILTIN_LMS"]
 
 BUILTIN_MODELS = ("forecast", "anomaly", "asr", "asr-companion", "logkeys", "nextword")
+BUILTIN_LMS = ("lm-en",)
 
 
 def resolve_model(spec: str) -> Path:
@@ -37,6 +40,30 @@ def resolve_model(spec: str) -> Path:
             raise ConfigError(f"model: unknown builtin {name!r} (have {', '.join(BUILTIN_MODELS)})")
         return Path(str(resources.files("rnnstream.models") / "artifacts" / f"{name}.onnx"))
     return Path(spec)
+
+
+def resolve_lm(spec: str) -> Path:
+    """``builtin:lm-en`` -> the shipped word LM's path; anything else is a file path."""
+    if spec.startswith("builtin:"):
+        name = spec.split(":", 1)[1]
+        if name not in BUILTIN_LMS:
+            raise ConfigError(f"general_lm: unknown builtin {name!r} (have {', '.join(BUILTIN_LMS)})")
+        return Path(str(resources.files("rnnstream.models") / "artifacts" / f"{name}.npz"))
+    return Path(spec)
+
+
+@functools.lru_cache(maxsize=4)
+def load_general_lm(spec: str):
+    """The word LM ``spec`` names, loaded once per process: every ASR operator shares it."""
+    from rnnstream.asr.wordlm import WordLM
+
+    path = resolve_lm(spec)
+    if not path.is_file():
+        raise ConfigError(f"general_lm: no word LM at {path}")
+    try:
+        return WordLM.load(path)
+    except ModelError as exc:
+        raise ConfigError(f"general_lm: {exc}") from None
 
 
 def _session(cfg: OperatorConfig, model: str):
@@ -58,7 +85,8 @@ def build_operator(cfg: OperatorConfig) -> Operator:
         return asr_operator(session, name=cfg.name, chunk_ms=cfg.chunk_ms, beam=cfg.beam,
                             lm_sentences=_lm_text(cfg), alpha=cfg.lm_weight, beta=cfg.word_bonus,
                             order=cfg.lm_order, blank_penalty=cfg.blank_penalty, companion=companion,
-                            companion_weight=cfg.companion_weight)
+                            companion_weight=cfg.companion_weight, domain_weight=cfg.domain_weight,
+                            general_lm=None if cfg.general_lm is None else load_general_lm(cfg.general_lm))
     if isinstance(cfg, LogkeysOperatorConfig):
         from rnnstream.operators.logkeys import LogkeysOperator
 

@@ -203,3 +203,35 @@ def test_the_defaults_are_the_documented_constants() -> None:
 
     dec = BeamSearchDecoder(V)
     assert (dec.token_threshold, dec.prune) == (DEFAULT_LABEL_THRESHOLD, DEFAULT_PRUNE)
+
+
+@settings(max_examples=25, deadline=None)
+@given(text=texts, seed=st.integers(0, 2**16), cuts=st.lists(st.integers(0, 25), max_size=8))
+def test_skipping_sure_blank_frames_keeps_chunked_equal_to_whole(make_posteriors, text, seed, cuts) -> None:
+    lp, _, _ = make_posteriors(text, seed)
+    lp = lp + np.random.default_rng(seed).normal(0, 1.0, size=lp.shape)
+    lm = NgramLM.train(["the cat sat on a mat", "don't see all", "a jeep at the zoo"], order=2)
+    dec = BeamSearchDecoder(V, beam_size=5, lm=lm, alpha=0.7, beta=0.5, skip_blank=0.95)
+    whole, chunked = _decode(dec, lp), _decode(dec, lp, cuts)
+    assert [(h.text, h.score) for h in chunked] == [(h.text, h.score) for h in whole]
+
+
+@settings(max_examples=30, deadline=None)
+@given(text=texts, seed=st.integers(0, 2**16))
+def test_skipping_sure_blank_frames_finds_what_the_full_search_finds(make_posteriors, text, seed) -> None:
+    lp, _, first = make_posteriors(text, seed)
+    full = _decode(BeamSearchDecoder(V, beam_size=6), lp)[0]
+    fast = _decode(BeamSearchDecoder(V, beam_size=6, skip_blank=0.999), lp)[0]
+    assert fast.text == full.text == text
+    assert fast.frames.tolist() == first.tolist()
+    assert abs(fast.score - full.score) < 0.01
+
+
+def test_a_skipped_frame_tries_no_label_and_the_threshold_is_checked() -> None:
+    # The second frame is 99.5 % blank: skipping it loses the 0.5 % "b" path.
+    lp = _onehot_rows([{"a": 0.9, "_": 0.1}, {"_": 0.995, "b": 0.005}])
+    assert "ab" in [h.text for h in _decode(BeamSearchDecoder(V, beam_size=8, token_threshold=8), lp)]
+    assert "ab" not in [h.text for h in _decode(BeamSearchDecoder(V, beam_size=8, token_threshold=8, skip_blank=0.99),
+                                                  lp)]
+    with pytest.raises(RnnstreamError, match="skip_blank"):
+        BeamSearchDecoder(V, skip_blank=1.0)

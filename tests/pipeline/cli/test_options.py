@@ -12,8 +12,8 @@ from rnnstream.cli import build_parser, main
 from rnnstream.config import AsrOperatorConfig
 
 ROOT = Path(__file__).resolve().parents[3]
-DECODING = ("--beam", "--lm", "--lm-order", "--lm-weight", "--word-bonus", "--blank-penalty", "--companion",
-            "--companion-weight")
+DECODING = ("--beam", "--general-lm", "--lm", "--domain-weight", "--lm-order", "--lm-weight",
+            "--word-bonus", "--blank-penalty", "--companion", "--companion-weight")
 MIC = ("--capture-rate", "--channels", "--latency", "--buffer-s")
 SHARED = ("--provider", "--chunk-ms", *DECODING, *MIC, "--bootstrap-servers", "--max-seconds")
 
@@ -54,6 +54,7 @@ def test_the_asr_commands_share_model_provider_chunk_and_decoding():
     for flag in ("--chunk-ms", *DECODING):
         field = flag[2:].replace("-", "_")
         assert set(with_flag(flag).values()) == {fields[field].default}, flag
+    assert set(with_flag("--greedy")) == set(with_flag("--general-lm"))  # --greedy is --general-lm none
 
 
 def test_the_microphone_commands_share_the_capture_options():
@@ -71,7 +72,8 @@ BAD_FLAGS = [
     (["--blank-penalty", "-1"], "--blank-penalty"),
     (["--blank-penalty", "inf"], "--blank-penalty"),
     (["--beam", "4", "--companion", "x.onnx", "--companion-weight", "1"], "--companion-weight"),
-    (["--companion", "builtin:asr-companion"], "--companion: needs"),
+    (["--companion", "builtin:asr-companion", "--greedy"], "--companion: needs"),
+    (["--domain-weight", "1"], "--domain-weight"),
     (["--chunk-ms", "0"], "--chunk-ms"),
 ]
 # The ASR commands with the decoding flags, with their other required arguments.
@@ -100,6 +102,8 @@ def test_a_bad_decoding_flag_is_one_line_naming_it(capsys, command, bad, flag):
     (["--lm", "no-such-lm.txt"], "--lm: cannot read"),
     (["--chunk-ms", "30"], "--chunk-ms: must be a positive multiple of 20 ms"),
     (["--model", "builtin:nope"], "--model: unknown builtin"),
+    (["--general-lm", "builtin:nope"], "--general-lm: unknown builtin"),
+    (["--general-lm", "no-such-lm.npz"], "--general-lm: no word LM"),
     (["--beam", "4", "--companion", "builtin:nope"], "--companion: unknown builtin"),
 ])
 def test_errors_found_while_building_the_operator_name_the_flag(capsys, tmp_path, bad, flag):

@@ -1,4 +1,4 @@
-"""ASR evaluation: scoring arithmetic, speech bounds, and a full run on a tiny real corpus."""
+"""ASR evaluation: scoring arithmetic, speech bounds, and full runs on tiny synthetic corpora."""
 
 from __future__ import annotations
 
@@ -45,9 +45,10 @@ def test_eval_runs_on_a_real_tiny_set(tmp_path, asr_model, monkeypatch):
     tr = Transcriber(AsrOperator(load_session(asr_model, provider="cpu"),
                                  endpoint=EndpointConfig(trailing_silence=0.5)))
     result = evaluate_asr(tr, str(manifest), group=4, peer=False)
-    assert result["utterances"] == 6
-    assert set(result["voices"]) == {"flite:slt", "espeak-ng:en-us+f4"}
-    assert result["rtf"] > 0 and result["wer"] >= 0
+    ours = result["systems"]["ours"]
+    assert ours["utterances"] == len(result["utterances"]) == 6 and result["group_by"] == "voice"
+    assert set(ours["groups"]) == {"flite:slt", "espeak-ng:en-us+f4"} and result["peers"] == []
+    assert result["rtf"] > 0 and result["wer"] == ours["wer"] >= 0
     # Random weights: WER is bad but streaming must still equal the whole-file decode.
     assert result["streamed_equals_whole"], result["streamed_equals_whole_count"]
 
@@ -83,46 +84,16 @@ def test_eval_cli_filters_voices_and_decodes_with_an_lm(tmp_path, asr_model, asr
     lm.write_text("open the door\nturn on the light\n")
     out = tmp_path / "r.json"
     assert main(["eval", "asr", "--manifest", str(manifest), "--model", str(asr_model), "--no-peer",
-                 "--voice", "espeak-ng:en+m6", "--lm", str(lm), "--lm-weight", "0.3", "--json", str(out)]) == 0
+                 "--voice", "espeak-ng:en+m6", "--general-lm", "none", "--lm", str(lm), "--lm-weight", "0.3",
+                 "--json", str(out)]) == 0
     r = json.loads(out.read_text())
-    assert r["utterances"] == 2 and set(r["voices"]) == {"espeak-ng:en+m6"}
-    assert r["decoding"] == {"finals": "beam", "beam": DEFAULT_BEAM, "lm": str(lm), "lm_order": 3, "lm_weight": 0.3,
-                             "word_bonus": DEFAULT_WORD_BONUS, "blank_penalty": DEFAULT_BLANK_PENALTY,
+    assert len(r["utterances"]) == 2 and set(r["systems"]["ours"]["groups"]) == {"espeak-ng:en+m6"}
+    assert r["decoding"] == {"general_lm": None, "finals": "beam", "beam": DEFAULT_BEAM, "lm": str(lm), "lm_order": 3,
+                             "lm_weight": 0.3, "word_bonus": DEFAULT_WORD_BONUS, "blank_penalty": DEFAULT_BLANK_PENALTY,
                              "companion": None, "companion_weight": None}
     assert r["streamed_equals_whole"]
-    assert main(["eval", "asr", "--manifest", str(manifest), "--model", str(asr_model), "--no-peer", "--lm", str(lm),
-                 "--companion", str(asr_companion_model), "--json", str(out)]) == 0
+    assert main(["eval", "asr", "--manifest", str(manifest), "--model", str(asr_model), "--no-peer",
+                 "--general-lm", "none", "--lm", str(lm), "--companion", str(asr_companion_model), "--json", str(out)]) == 0
     r = json.loads(out.read_text())
     assert r["decoding"]["companion"] == str(asr_companion_model) and r["decoding"]["companion_weight"] == 0.3
-    assert r["streamed_equals_whole"] and r["utterances"] == 4
-
-
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (tests/system-deps.sh installs it)")
-def test_eval_cli_reuses_pocketsphinx_scores_only_for_the_same_utterances(tmp_path, asr_model, monkeypatch, capsys):
-    from rnnstream.models.corpus import evalset
-    from rnnstream.evaluation import asr_eval
-    from rnnstream.models.corpus.voices import Voice
-    from rnnstream.cli.main import main
-
-    monkeypatch.setattr(evalset, "EVAL_SET_VOICES", (Voice("espeak-ng", "en-us+f4"), Voice("espeak-ng", "en+m6")))
-    manifest = evalset.build_eval_set(2, tmp_path / "eval", workers=1)
-    earlier = tmp_path / "earlier.json"
-    earlier.write_text(json.dumps({"utterances": 4, "pocketsphinx_wer": 0.25, "voices": {
-        "espeak-ng:en-us+f4": {"utterances": 2, "pocketsphinx_wer": 0.5},
-        "espeak-ng:en+m6": {"utterances": 2, "pocketsphinx_wer": 0.0}}}))
-    out = tmp_path / "r.json"
-
-    def no_second_run(signals):
-        raise AssertionError("--peer-from must stand in for the pocketsphinx run")
-
-    monkeypatch.setattr(asr_eval, "pocketsphinx_texts", no_second_run)
-    base = ["eval", "asr", "--manifest", str(manifest), "--model", str(asr_model)]
-    assert main([*base, "--peer-from", str(earlier), "--json", str(out)]) == 0
-    r = json.loads(out.read_text())
-    assert r["pocketsphinx_wer"] == 0.25 and r["voices"]["espeak-ng:en-us+f4"]["pocketsphinx_wer"] == 0.5
-    assert "| espeak-ng:en-us+f4 | 2 |" in capsys.readouterr().out
-    wrong = tmp_path / "wrong.json"
-    wrong.write_text(json.dumps({"utterances": 2, "pocketsphinx_wer": 0.1, "voices": {
-        "espeak-ng:en-us+f4": {"utterances": 1, "pocketsphinx_wer": 0.5}}}))
-    assert main([*base, "--peer-from", str(wrong)]) == 2
-    assert "did not score the same" in capsys.readouterr().err
+    assert r["streamed_equals_whole"] and len(r["utterances"]) == 4
