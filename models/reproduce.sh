@@ -9,6 +9,13 @@
 #   models/reproduce.sh --asr-cpu    # the smaller CPU-only recipe (GRU 2x320, shipped as asr-companion.onnx):
 #                                    # five corpora, a base run, then four fine-tunes (about 5 h on 2 CPU
 #                                    # cores), then eval asr
+#   models/reproduce.sh --asr-real DIR  # the shipped speech model: the --asr model fine-tuned on 7.9 h of real
+#                                    #   speech, builtin:lm-en, then eval asr on LibriSpeech test-clean with
+#                                    #   whisper tiny.en and pocketsphinx. DIR holds, as downloaded and unpacked:
+#                                    #   DIR/LibriSpeech/{train-clean-5,train-clean-100,dev-clean,test-clean}
+#                                    #   (OpenSLR 31 and 12), DIR/an4 (CMU AN4), DIR/cathy (github
+#                                    #   rhasspy/dataset-voice-cathy, CC0: ARCTIC prompts as audio/text pairs),
+#                                    #   DIR/Gutenberg_Text (github rcdm-uga/Gutenberg_Text)
 #   models/reproduce.sh --text DIR   # builtin:logkeys and builtin:nextword from public data in DIR:
 #                                    #   DIR/DeepLog (github wuyifan18/DeepLog), DIR/logdeep (github d0ng1ee/logdeep),
 #                                    #   DIR/loghub (github logpai/loghub), DIR/Gutenberg_Text (github
@@ -43,6 +50,49 @@ if [[ "${1:-}" == "--text" ]]; then
         --out build/text/nextword.onnx --max-steps 4000 --eval-every 250 --patience 4
     rnnstream eval nextword --model build/text/nextword.onnx --text build/text/gutenberg/test.txt \
         --train build/text/gutenberg/train.txt
+    exit 0
+fi
+
+if [[ "${1:-}" == "--asr-real" ]]; then
+    src="${2:?usage: models/reproduce.sh --asr-real DIR}"
+    out=build/asr-real
+    mkdir -p "$out"
+    ls="$src/LibriSpeech"
+    rnnstream corpus manifest --layout librispeech --root "$ls/train-clean-5" --source mini-librispeech --out "$out/mini.jsonl"
+    rnnstream corpus manifest --layout librispeech --root "$ls/train-clean-100" --source librispeech-100 --out "$out/l100.jsonl"
+    rnnstream corpus manifest --layout librispeech --root "$ls/dev-clean" --source librispeech-dev --out "$out/devclean.jsonl"
+    rnnstream corpus manifest --layout librispeech --root "$ls/test-clean" --source librispeech-test-clean --out "$out/test.jsonl"
+    rnnstream corpus manifest --layout an4 --root "$src/an4" --out "$out/an4.jsonl"
+    rnnstream corpus manifest --layout pairs --root "$src/cathy/data" --source kathleen --out "$out/cathy.jsonl"
+    # Dev: six Mini LibriSpeech speakers and dev-clean speaker 84; train: the rest of Mini LibriSpeech,
+    # four train-clean-100 speakers, AN4's training part and the ARCTIC prompts. Nothing of test-clean.
+    python3 - "$out" <<'PY'
+import json, sys
+out = sys.argv[1]
+def rows(name): return [json.loads(l) for l in open(f"{out}/{name}.jsonl")]
+dev_spk, l100_spk = {"3526", "7859", "3947", "118", "1867", "6848"}, {"4088", "4406", "5652", "8226"}
+mini = rows("mini")
+train = [r for r in mini if r["speaker"] not in dev_spk] + [r for r in rows("l100") if r["speaker"] in l100_spk]
+train += rows("an4") + rows("cathy")
+dev = [r for r in mini if r["speaker"] in dev_spk] + [r for r in rows("devclean") if r["speaker"] == "84"]
+for name, part in (("train", train), ("dev", dev)):
+    open(f"{out}/{name}.jsonl", "w").write("".join(json.dumps(r) + "\n" for r in part))
+PY
+    [[ -f build/asr/asr.onnx ]] || "$0" --asr   # the synthetic-voice model it starts from
+    rnnstream corpus gutenberg --snapshot "$src/Gutenberg_Text" --librispeech "$ls" --out "$out/gutenberg" \
+        --train-words 40000000 --heldout-words 300000
+    rnnstream train lm --text "$out/gutenberg/train.txt" "$out/train.jsonl" --weight 1 20 --vocab 64000 \
+        --cutoffs 2 3 --out "$out/lm-en.npz"
+    rnnstream train asr --corpus "$out/train.jsonl" --dev "$out/dev.jsonl" --init build/asr/asr.onnx \
+        --layers 3 --hidden 384 --proj 256 --batch-frames 12000 --lr 1e-3 --epochs 100 --patience 4 \
+        --max-minutes 110 --warp 0.85 1.2 --threads 2 --seed 3 --out "$out/asr.onnx" --checkpoint-dir "$out/ckpt"
+    for m in dev test; do
+        rnnstream eval asr --manifest "$out/$m.jsonl" --model "$out/asr.onnx" --general-lm "$out/lm-en.npz" \
+            --json "$out/eval-$m.json"
+        rnnstream eval asr --manifest "$out/$m.jsonl" --model "$out/asr.onnx" --greedy \
+            --peers-from "$out/eval-$m.json" --json "$out/eval-$m-greedy.json"
+    done
+    rnnstream bench asr --model "$out/asr.onnx" --general-lm "$out/lm-en.npz" --wav "$ls/dev-clean/84/121123/84-121123-0001.flac"
     exit 0
 fi
 

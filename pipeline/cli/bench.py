@@ -43,9 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--wav", metavar="FILE",
                    help="speech to stream: WAV, FLAC, Ogg or MP3 (default: synthesised with espeak-ng)")
     add_chunk_ms(a)
-    a.add_argument("--seconds", type=float, default=2.2,
-                   help="stream time per configuration (default %(default)s); with --lm use 8 or more, so "
-                   "every stream reaches endpoints and its finals are beam-decoded inside the measurement")
+    a.add_argument("--seconds", type=float, default=8.0,
+                   help="stream time per configuration (default %(default)s): long enough that every stream "
+                   "reaches endpoints, so its LM finals are decoded inside the measurement")
     a.add_argument("--streams", default="1,10,25,50,100,150,200,300,400",
                    help="concurrent stream counts to try, comma-separated (default %(default)s)")
     add_json_file(a, ROWS_HELP)
@@ -208,7 +208,8 @@ def _cmd_asr(args: argparse.Namespace) -> int:
     audio = np.tile(audio, max(1, int(np.ceil(16000 * 20 / audio.size))))
     chunks = int(round(args.seconds * 1000 / cfg.chunk_ms))
     rows = run_asr_bench(op, audio, counts=counts, chunks=chunks)
-    finals = "greedy" if op.rescore is None else f"beam {op.rescore.beam_size}" + (" + LM" if cfg.lm else "")
+    finals = "greedy" if op.rescore is None else f"beam {op.rescore.beam_size}"
+    finals += (f" + {cfg.general_lm}" if op.rescore is not None and cfg.general_lm else "") + (" + --lm" if cfg.lm else "")
     if op.companion is not None:
         finals += f" + companion {op.companion.manifest.name} (weight {cfg.companion_weight:g})"
     print(f"rnnstream bench asr on {platform.machine()} ({op.session.provider}), intra_op_threads=1, "

@@ -66,6 +66,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--book-words", type=int, help="take at most this many words from one book (more books)")
     g.set_defaults(func=_cmd_corpus_gutenberg)
 
+    m = csub.add_parser(
+        "manifest",
+        help="a manifest of real recordings (for train asr / eval asr) from a corpus as it unpacks",
+        description="Scans LibriSpeech or Mini LibriSpeech (OpenSLR 12, 31), CMU AN4, a CMU ARCTIC voice or audio/text pairs "
+        "and writes JSON lines (id, path relative to the manifest, normalised text, speaker, source, seconds).",
+    )
+    m.add_argument("--layout", required=True, choices=("librispeech", "an4", "arctic", "pairs"),
+                   help="pairs: each audio file with its transcript beside it as NAME.txt")
+    m.add_argument("--root", type=Path, required=True, help="the unpacked folder (e.g. LibriSpeech/dev-clean)")
+    m.add_argument("--source", help="the source name written per entry (default: the layout)")
+    m.add_argument("--out", type=Path, required=True, help="manifest .jsonl to write")
+    m.set_defaults(func=_cmd_corpus_manifest)
+
+
+def _cmd_corpus_manifest(args: argparse.Namespace) -> int:
+    from rnnstream.models.corpus.manifests import scan, write_manifest
+
+    print(json.dumps(write_manifest(scan(args.layout, args.root, args.source), args.out)))
+    return 0
+
 
 def _cmd_corpus_gutenberg(args: argparse.Namespace) -> int:
     from rnnstream.models.textcorpus import build_gutenberg_corpus
