@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["Beam", "BeamState", "PrefixTable", "NEG_INF", "lse", "unroll"]
 
@@ -80,14 +81,15 @@ def unroll(frames: tuple | None) -> list[int]:
     return out[::-1]
 
 
-@dataclass(frozen=True)
-class Beam:
+class Beam(NamedTuple):
     """One prefix: CTC log-probs ending in blank / non-blank, and its fusion fields.
 
     ``lm`` is the fused score of the words completed so far, ``ahead`` the LM
     look-ahead of the unfinished word (see :mod:`rnnstream.asr.lookahead`), ``context``
     the LM history, ``word`` the unfinished last word, and ``frames`` the frame of
     each label as a linked list ``(last_frame, earlier_frames)`` (None when empty).
+    A named tuple, not a frozen dataclass: the search makes one per beam and frame, and a
+    frozen dataclass's ``__init__`` costs several times a tuple's.
     """
 
     p_b: float
