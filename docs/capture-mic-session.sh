@@ -10,7 +10,7 @@
 #   2. runs `rnnstream transcribe --mic --device virtual_mic [FLAGS]` on a pseudo-terminal (`script`),
 #      so the live view draws exactly as it does for a user;
 #   3. once it listens, plays AUDIO (default: the LibriSpeech recording tests/data/speech/
-#      118-47824-0030.flac, CC BY 4.0) into the sink with paplay, waits 1.5 s and stops the
+#      1867-154075-0005.flac, CC BY 4.0) into the sink with paplay, waits 1.5 s and stops the
 #      command with SIGINT (what Ctrl-C sends: the open utterance comes out as a final);
 #   4. writes OUT.txt: the prompt line and the terminal's final screen as plain text, ready to
 #      paste; OUT.txt.live: the screen at 80 % of the speech (the live view: partial, level
@@ -28,7 +28,7 @@ if [[ $# -lt 1 || $1 == -h || $1 == --help ]]; then
 fi
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="$1"
-audio="${2:-$root/tests/data/speech/118-47824-0030.flac}"
+audio="${2:-$root/tests/data/speech/1867-154075-0005.flac}"
 shift $(($# >= 2 ? 2 : 1))
 for tool in pulseaudio pactl paplay script python3; do
   command -v "$tool" >/dev/null || { echo "capture-mic-session: $tool is not installed (tests/system-deps.sh)" >&2; exit 1; }

@@ -196,7 +196,8 @@ def _cmd_asr(args: argparse.Namespace) -> int:
     if args.wav:
         from rnnstream.asr.wav import load_mono_16k
 
-        audio = load_mono_16k(args.wav)
+        # A second of silence after the recording, as after the default sentence: endpoints fire.
+        audio = np.concatenate([load_mono_16k(args.wav), np.zeros(16000, np.float32)])
     else:
         from rnnstream.models.corpus.synth import SynthParams, synthesize
         from rnnstream.models.corpus.voices import Voice
