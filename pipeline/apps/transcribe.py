@@ -34,14 +34,16 @@ DEFAULT_ASR_MODEL = "builtin:asr"
 
 def load_asr(model: str | Path = DEFAULT_ASR_MODEL, *, provider: str = "auto", chunk_ms: float = 100.0,
              endpoint: EndpointConfig | None = None, companion: str | Path | None = None,
-             **decoding) -> AsrOperator:
-    """The ASR operator for ``model`` (and ``companion``, e.g. ``builtin:asr-companion``);
+             general_lm: str | None = "builtin:lm-en", **decoding) -> AsrOperator:
+    """The ASR operator for ``model`` (and ``companion``, e.g. ``builtin:asr-companion``), with
+    the same default finals as the CLI and configs (``general_lm=None``: greedy finals);
     ``decoding`` is passed to :func:`~rnnstream.operators.asr_build.asr_operator`."""
-    from rnnstream.runtime.build import resolve_model
+    from rnnstream.runtime.build import load_general_lm, resolve_model
 
     session = load_session(resolve_model(str(model)), provider=provider)
     second = None if companion is None else load_session(resolve_model(str(companion)), provider=provider)
-    return asr_operator(session, chunk_ms=chunk_ms, endpoint=endpoint, companion=second, **decoding)
+    lm = None if general_lm is None else load_general_lm(general_lm)
+    return asr_operator(session, chunk_ms=chunk_ms, endpoint=endpoint, companion=second, general_lm=lm, **decoding)
 
 
 class Transcriber:

@@ -49,6 +49,14 @@ class MixedLM:
         k = self.order - 1
         return (context + (word,))[-k:] if k else ()
 
+    def score_sentence(self, words: Sequence[str], eos: bool = True) -> float:
+        """Total ``ln P`` of a sentence (two-model finals rescore n-best lists with it)."""
+        total, hist = 0.0, ()
+        for w in list(words) + ([EOS] if eos else []):
+            total += self.logprob(w, hist)
+            hist = self.next_context(hist, w)
+        return total
+
 
 class MixedLookAhead:
     """The interpolated bound: each model's bound, mixed with the same weights."""

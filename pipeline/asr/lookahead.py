@@ -22,13 +22,36 @@ True
 from __future__ import annotations
 
 import bisect
-import math
 
 import numpy as np
 
 from rnnstream.asr.lm import UNK, Lexicon, NgramLM, cache_put
 
-__all__ = ["LookAhead"]
+__all__ = ["LookAhead", "RangeMax", "prefix_range"]
+
+
+def prefix_range(words: list[str], prefix: str) -> tuple[int, int]:
+    """``[lo, hi)``: the indices of the sorted ``words`` that start with ``prefix``."""
+    lo = bisect.bisect_left(words, prefix)
+    # "\uffff" sorts after every character a lexicon word can hold.
+    return lo, bisect.bisect_left(words, prefix + "\uffff", lo)
+
+
+class RangeMax:
+    """Maximum of ``values[lo:hi]`` in O(1) from a sparse table (built once, O(n log n))."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self._sparse = [np.asarray(values, np.float64)]
+        span = 1
+        while 2 * span <= len(values):
+            prev = self._sparse[-1]
+            self._sparse.append(np.maximum(prev[:-span], prev[span:]))
+            span *= 2
+
+    def __call__(self, lo: int, hi: int) -> float:
+        level = (hi - lo).bit_length() - 1
+        table = self._sparse[level]
+        return float(max(table[lo], table[hi - (1 << level)]))
 
 
 class LookAhead:
@@ -40,26 +63,12 @@ class LookAhead:
         self._index = {w: i for i, w in enumerate(self.words)}
         # The unigram level is context-free: its range maxima come from a sparse table.
         # (level_logprob, not logprob: logprob would read an empty context as sentence start.)
-        uni = np.array([lm.level_logprob(w if w in lm.vocab else UNK, ()) for w in self.words])
-        self._sparse = [uni]
-        span = 1
-        while 2 * span <= len(uni):
-            prev = self._sparse[-1]
-            self._sparse.append(np.maximum(prev[:-span], prev[span:]))
-            span *= 2
+        self._uni_max = RangeMax(np.array([lm.level_logprob(w if w in lm.vocab else UNK, ()) for w in self.words]))
         self._followers: dict[tuple[str, ...], tuple[list[int], np.ndarray, float]] = {}
         self._cache: dict[tuple[tuple[str, ...], str], float] = {}
 
     def _range(self, prefix: str) -> tuple[int, int]:
-        lo = bisect.bisect_left(self.words, prefix)
-        # "\uffff" sorts after every character a lexicon word can hold.
-        hi = bisect.bisect_left(self.words, prefix + "\uffff", lo)
-        return lo, hi
-
-    def _uni_max(self, lo: int, hi: int) -> float:
-        level = (hi - lo).bit_length() - 1
-        table = self._sparse[level]
-        return float(max(table[lo], table[hi - (1 << level)]))
+        return prefix_range(self.words, prefix)
 
     def _seen(self, ctx: tuple[str, ...]) -> tuple[list[int], np.ndarray, float]:
         """Lexicon words seen after ``ctx`` (sorted indices), their exact log-probs, and

@@ -24,7 +24,6 @@ True
 
 from __future__ import annotations
 
-import bisect
 import math
 from pathlib import Path
 from typing import Sequence
@@ -32,6 +31,7 @@ from typing import Sequence
 import numpy as np
 
 from rnnstream.asr.lm import BOS, EOS, UNK, Lexicon, cache_put
+from rnnstream.asr.lookahead import RangeMax, prefix_range
 from rnnstream.errors import ModelError
 
 __all__ = ["WordLM", "WordLookAhead", "FORMAT"]
@@ -192,25 +192,15 @@ class WordLookAhead:
         self.lm = lm
         self.context = context
         self._words = lm.words[2:]  # sorted; id = index + 2
-        uni = lm.unigram[2:].astype(np.float64)
-        self._sparse = [uni]
-        span = 1
-        while 2 * span <= len(uni):
-            prev = self._sparse[-1]
-            self._sparse.append(np.maximum(prev[:-span], prev[span:]))
-            span *= 2
+        self._uni = RangeMax(lm.unigram[2:])
         self._cache: dict[tuple[tuple[str, ...], str], float] = {}
 
     def _range(self, prefix: str) -> tuple[int, int]:
-        lo = bisect.bisect_left(self._words, prefix)
-        hi = bisect.bisect_left(self._words, prefix + "\uffff", lo)
+        lo, hi = prefix_range(self._words, prefix)
         return lo + 2, hi + 2
 
     def _uni_max(self, lo: int, hi: int) -> float:
-        lo, hi = lo - 2, hi - 2
-        level = (hi - lo).bit_length() - 1
-        table = self._sparse[level]
-        return float(max(table[lo], table[hi - (1 << level)]))
+        return self._uni(lo - 2, hi - 2)
 
     def _bound(self, ctx: list[int], lo: int, hi: int) -> float:
         if not ctx:

@@ -32,24 +32,24 @@ BUILTIN_MODELS = ("forecast", "anomaly", "asr", "asr-companion", "logkeys", "nex
 BUILTIN_LMS = ("lm-en",)
 
 
-def resolve_model(spec: str) -> Path:
+def _artefact(spec: str, field: str, names: tuple[str, ...], suffix: str) -> Path:
     """``builtin:NAME`` -> the shipped artefact's path; anything else is a file path."""
     if spec.startswith("builtin:"):
         name = spec.split(":", 1)[1]
-        if name not in BUILTIN_MODELS:
-            raise ConfigError(f"model: unknown builtin {name!r} (have {', '.join(BUILTIN_MODELS)})")
-        return Path(str(resources.files("rnnstream.models") / "artifacts" / f"{name}.onnx"))
+        if name not in names:
+            raise ConfigError(f"{field}: unknown builtin {name!r} (have {', '.join(names)})")
+        return Path(str(resources.files("rnnstream.models") / "artifacts" / f"{name}{suffix}"))
     return Path(spec)
+
+
+def resolve_model(spec: str) -> Path:
+    """``builtin:NAME`` -> the shipped model's path; anything else is a file path."""
+    return _artefact(spec, "model", BUILTIN_MODELS, ".onnx")
 
 
 def resolve_lm(spec: str) -> Path:
     """``builtin:lm-en`` -> the shipped word LM's path; anything else is a file path."""
-    if spec.startswith("builtin:"):
-        name = spec.split(":", 1)[1]
-        if name not in BUILTIN_LMS:
-            raise ConfigError(f"general_lm: unknown builtin {name!r} (have {', '.join(BUILTIN_LMS)})")
-        return Path(str(resources.files("rnnstream.models") / "artifacts" / f"{name}.npz"))
-    return Path(spec)
+    return _artefact(spec, "general_lm", BUILTIN_LMS, ".npz")
 
 
 @functools.lru_cache(maxsize=4)

@@ -3,7 +3,10 @@ speech model recognises speech from a voice it never trained on."""
 
 from __future__ import annotations
 
-import shutil
+import json
+from pathlib import Path
+
+import numpy as np
 
 import pytest
 
@@ -19,26 +22,29 @@ def test_builtin_models_load_and_describe_themselves(name):
     assert path.stat().st_size <= 20 * 2**20  # the issue's budget for the speech model; the others are tiny
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (tests/system-deps.sh installs it)")
-@pytest.mark.parametrize("decoding", [{}, {"beam": 8, "companion": "builtin:asr-companion"}], ids=["greedy", "pair"])
-def test_shipped_asr_recognises_an_unseen_voice(decoding):
-    from rnnstream.models.corpus.synth import SynthParams, synthesize
-    from rnnstream.models.corpus.voices import Voice, is_reserved
-    from rnnstream.evaluation.asr_eval import edit_distance
-    from rnnstream.apps.transcribe import Transcriber, load_asr
+# Character error rate the shipped model must stay under on the three committed recordings.
+CER_BOUND = 0.45
 
-    voice = Voice("espeak-ng", "en-us+f4")  # an evaluation-only variant: never in training
-    assert is_reserved(voice)
+
+@pytest.mark.parametrize("decoding", [{"general_lm": None}, {}, {"companion": "builtin:asr-companion"}],
+                         ids=["greedy", "default", "pair"])
+def test_shipped_asr_reads_real_people_it_never_trained_on(decoding):
+    """The committed dev recordings (LibriSpeech speakers outside training, CC BY 4.0)."""
+    from rnnstream.apps.transcribe import Transcriber, load_asr
+    from rnnstream.asr.wav import load_mono_16k
+    from rnnstream.evaluation.asr_eval import edit_distance
+
+    speech = Path(__file__).resolve().parents[1] / "data" / "speech"
     tr = Transcriber(load_asr("builtin:asr", provider="cpu", **decoding))
-    refs = ["please turn on the kitchen light", "the order number is four two seven", "open the garage door"]
     errors = chars = 0
-    for ref in refs:
-        x = synthesize(voice, ref, SynthParams(rate=160, pitch=50, gap=1, stretch=1.0, f0=200.0))
-        hyp = " ".join(e["text"] for e in tr.stream(x) if e["type"] == "final")
-        errors += edit_distance(list(hyp), list(ref))
-        chars += len(ref)
-    # A random or broken model sits near 100 % CER; the shipped one measured 5-15 % on this voice.
-    assert errors / chars < 0.35, (errors, chars)
+    for e in map(json.loads, (speech / "manifest.jsonl").read_text().splitlines()):
+        x = np.concatenate([load_mono_16k(speech / e["path"]), np.zeros(16000, np.float32)])
+        hyp = " ".join(ev["text"] for ev in tr.stream(x) if ev["type"] == "final")
+        errors += edit_distance(list(hyp), list(e["text"]))
+        chars += len(e["text"])
+    # A random or broken model sits near 100 % CER, the synthetic-voice model read these at about
+    # 60 %; the shipped one measured 36 % on all of dev and 39 % greedy / 35 % default on these three.
+    assert errors / chars < CER_BOUND, (errors, chars)
 
 
 def test_shipped_logkeys_flags_what_hdfs_sessions_do_not_do():

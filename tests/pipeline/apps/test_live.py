@@ -47,7 +47,7 @@ def make_source(rate: int) -> tuple[MicrophoneCapture, list[Scripted]]:
 
 @pytest.fixture(scope="module")
 def asr_op(asr_model):
-    return load_asr(asr_model, provider="cpu")
+    return load_asr(asr_model, provider="cpu", general_lm=None)
 
 
 def speechy(n: int, seed: int) -> np.ndarray:

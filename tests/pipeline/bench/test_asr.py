@@ -19,7 +19,7 @@ def test_bench_asr_with_an_lm_measures_beam_finals_in_both_modes(tmp_path, capsy
     # 7 s per stream: the default speech has a 1 s pause after each sentence, so streams end utterances.
     assert main(["bench", "asr", "--seconds", "7", "--streams", "1,3", "--lm", str(lm), "--json", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert f"70 chunks per stream, finals: beam {DEFAULT_BEAM} + LM" in printed
+    assert f"70 chunks per stream, finals: beam {DEFAULT_BEAM} + builtin:lm-en + --lm" in printed
     rows = json.loads(out.read_text())
     assert [(r["mode"], r["streams"]) for r in rows] == [("batched", 1), ("batched", 3), ("single", 1), ("single", 3)]
     for r in rows:

@@ -33,7 +33,10 @@ def test_a_field_of_another_type_is_one_error_naming_it(field, value, owner):
 
 def test_the_companion_rule_holds_for_configs_and_the_library_alike():
     with pytest.raises(ConfigError, match=r"operators\[a\]\.companion: needs beam-decoded finals"):
-        AsrOperatorConfig(type="asr", name="a", model="builtin:asr", companion="builtin:asr-companion")
+        AsrOperatorConfig(type="asr", name="a", model="builtin:asr", companion="builtin:asr-companion",
+                          general_lm=None)
+    # The general LM's beam finals are on by default, so a companion needs nothing more.
+    assert AsrOperatorConfig(type="asr", name="a", model="builtin:asr", companion="builtin:asr-companion").companion
     assert AsrOperatorConfig(type="asr", name="a", model="builtin:asr", lm=Path("x.txt"),
                              companion="builtin:asr-companion").companion == "builtin:asr-companion"
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from rnnstream.runtime.build import build_pipeline
+from rnnstream.runtime.build import build_pipeline, load_general_lm
 from rnnstream.config import parse_config
 from rnnstream.errors import ConfigError
 from rnnstream.engine.session import load_session
@@ -31,10 +31,12 @@ def test_asr_pipeline_matches_the_transcriber_and_finalises_on_end(tmp_path, asr
     out = tmp_path / "out.jsonl"
     op_cfg = {"type": "asr", "name": "asr", "model": str(asr_model), "provider": "cpu"}
     lm = {}
-    if decoding != "greedy":
+    if decoding == "greedy":
+        op_cfg |= {"general_lm": None}
+    else:  # the general LM (the default) with a domain LM interpolated
         (tmp_path / "lm.txt").write_text("\n".join(LM_TEXT) + "\n")
         op_cfg |= {"beam": 4, "lm": str(tmp_path / "lm.txt")}
-        lm = {"beam": 4, "lm_sentences": LM_TEXT}
+        lm = {"beam": 4, "lm_sentences": LM_TEXT, "general_lm": load_general_lm("builtin:lm-en")}
     if decoding == "companion":
         op_cfg |= {"companion": str(asr_companion_model), "companion_weight": 0.4}
         lm |= {"companion": load_session(asr_companion_model, provider="cpu"), "companion_weight": 0.4}
@@ -82,7 +84,7 @@ def test_companion_without_beam_is_one_error_naming_the_operator(asr_model, asr_
     with pytest.raises(ConfigError, match=r"operators\[asr\]\.companion: needs beam-decoded finals"):
         parse_config({
             "sources": [{"type": "stdin", "name": "in"}],
-            "operators": [{"type": "asr", "name": "asr", "model": str(asr_model),
+            "operators": [{"type": "asr", "name": "asr", "model": str(asr_model), "general_lm": None,
                            "companion": str(asr_companion_model)}],
             "metrics": {"enabled": False},
         })
