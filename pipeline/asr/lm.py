@@ -21,7 +21,7 @@ from typing import Iterable, Sequence
 
 from rnnstream.errors import RnnstreamError
 
-__all__ = ["NgramLM", "Lexicon", "BOS", "EOS", "UNK", "CACHE_LIMIT", "cache_put"]
+__all__ = ["NgramLM", "Lexicon", "BOS", "EOS", "UNK", "CACHE_LIMIT", "cache_put", "sentence_logprob"]
 
 BOS = "<s>"
 EOS = "</s>"
@@ -29,6 +29,17 @@ UNK = "<unk>"
 # Score caches are cleared when they reach this many entries, so a daemon that decodes for
 # months holds a bounded amount (a few hundred MB at most) however many contexts it meets.
 CACHE_LIMIT = 2_000_000
+
+
+def sentence_logprob(lm, words: Sequence[str], eos: bool = True) -> float:
+    """Total ``ln P`` of a sentence under any LM with ``logprob(word, history)`` (each model
+    trims the history to its own order), with the end-of-sentence term if ``eos``."""
+    total = 0.0
+    hist: list[str] = []
+    for w in list(words) + ([EOS] if eos else []):
+        total += lm.logprob(w, tuple(hist))
+        hist.append(w)
+    return total
 
 
 def cache_put(cache: dict, key, value):
@@ -160,12 +171,7 @@ class NgramLM:
 
     def score_sentence(self, words: Sequence[str], eos: bool = True) -> float:
         """Total ``ln P`` of a sentence, with the end-of-sentence term if ``eos``."""
-        total = 0.0
-        hist: list[str] = []
-        for w in list(words) + ([EOS] if eos else []):
-            total += self.logprob(w, tuple(hist))
-            hist.append(w)
-        return total
+        return sentence_logprob(self, words, eos)
 
     def next_context(self, context: tuple[str, ...], word: str) -> tuple[str, ...]:
         """Context after ``word``, trimmed to what this order can use."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from rnnstream.asr.lm import EOS, UNK, Lexicon, NgramLM
+from rnnstream.asr.lm import EOS, UNK, Lexicon, NgramLM, sentence_logprob
 from rnnstream.asr.lookahead import LookAhead
 from rnnstream.asr.wordlm import WordLM, WordLookAhead
 from rnnstream.errors import ConfigError
@@ -51,11 +51,7 @@ class MixedLM:
 
     def score_sentence(self, words: Sequence[str], eos: bool = True) -> float:
         """Total ``ln P`` of a sentence (two-model finals rescore n-best lists with it)."""
-        total, hist = 0.0, ()
-        for w in list(words) + ([EOS] if eos else []):
-            total += self.logprob(w, hist)
-            hist = self.next_context(hist, w)
-        return total
+        return sentence_logprob(self, words, eos)
 
 
 class MixedLookAhead:

@@ -30,7 +30,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rnnstream.asr.lm import BOS, EOS, UNK, Lexicon, cache_put
+from rnnstream.asr.lm import BOS, EOS, UNK, Lexicon, cache_put, sentence_logprob
 from rnnstream.asr.lookahead import RangeMax, prefix_range
 from rnnstream.errors import ModelError
 
@@ -172,11 +172,8 @@ class WordLM:
         return score + float(self.unigram[word])
 
     def score_sentence(self, words: Sequence[str], eos: bool = True) -> float:
-        total, hist = 0.0, ()
-        for w in list(words) + ([EOS] if eos else []):
-            total += self.logprob(w, hist)
-            hist = self.next_context(hist, w)
-        return total
+        """Total ``ln P`` of a sentence (two-model finals rescore n-best lists with it)."""
+        return sentence_logprob(self, words, eos)
 
 
 class WordLookAhead:
