@@ -17,6 +17,8 @@ import logging
 import time
 from typing import Any
 
+import numpy as np
+
 from prometheus_client import CollectorRegistry
 
 from rnnstream.runtime.changelog import PartitionedState
@@ -211,19 +213,7 @@ class KafkaSource:
             self._measure_lag(now)
         if not len(msgs):
             return None
-        parts: list[int] = []
-        first: dict[TP, int] = {}
-        last: dict[TP, int] = {}
-        cache: dict[TP, int] = {}
-        part = self._state.part
-        for t, p, o in zip(msgs.topics, msgs.partitions, msgs.offsets):
-            tp = (t, p)
-            idx = cache.get(tp)
-            if idx is None:
-                idx = cache[tp] = part(t, p)
-                first[tp] = o
-            parts.append(idx)
-            last[tp] = o
+        parts, first, last = self._runs(msgs)
         for tp, o in first.items():
             expected = self.positions.get(tp)
             if expected is not None and o > expected:
@@ -241,6 +231,26 @@ class KafkaSource:
             self._paused = True
             self.commit_due = True
         return batch
+
+    def _runs(self, msgs) -> tuple[np.ndarray, dict[TP, int], dict[TP, int]]:
+        """Each message's partition index, and each partition's first and last offset in the poll.
+
+        A poll holds a few runs of messages from one partition each: the work is per run.
+        """
+        part_of = np.asarray(msgs.partitions, dtype=np.int64)
+        topics = np.asarray(msgs.topics, dtype=object)
+        offsets = np.asarray(msgs.offsets, dtype=np.int64)
+        starts = np.flatnonzero(np.r_[True, (part_of[1:] != part_of[:-1]) | (topics[1:] != topics[:-1])])
+        ends = np.r_[starts[1:], part_of.size]
+        first: dict[TP, int] = {}
+        last: dict[TP, int] = {}
+        index = np.empty(starts.size, np.int32)
+        for r, (a, b) in enumerate(zip(starts.tolist(), ends.tolist())):
+            tp = (topics[a], int(part_of[a]))
+            index[r] = self._state.part(*tp)
+            first.setdefault(tp, int(offsets[a]))
+            last[tp] = int(offsets[b - 1])
+        return np.repeat(index, ends - starts), first, last
 
     def _gap(self, tp: TP, expected: int, got: int) -> None:
         """Offsets skipped: compaction or transaction markers, or retention deleted what we had not read."""

@@ -6,7 +6,7 @@ from prometheus_client import CollectorRegistry
 
 from rnnstream.config import DeadLetterConfig, KafkaSinkConfig
 from rnnstream.connectors.kafka_client import load_backend
-from rnnstream.connectors.kafka_wire import dead_headers, encode_rows
+from rnnstream.connectors.kafka_rows import dead_headers, encode_rows
 from rnnstream.engine.records import DeadRecord, OutputBatch
 from rnnstream.errors import ConfigError
 

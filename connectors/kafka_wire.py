@@ -46,17 +46,16 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pyarrow as pa
 
 from rnnstream.connectors.decode import CONTROLS, RecordRejected, check_text, parse_ts, record_values
 from rnnstream.engine.keys import KeyTable
-from rnnstream.connectors.encode import encode_values
-from rnnstream.engine.records import DATA, DeadRecord, OutputBatch, RecordBatch
+from rnnstream.connectors.kafka_block import MAX_SPLITS, RunColumns, json_columns, plain_messages
+from rnnstream.engine.records import DATA, DeadRecord, RecordBatch
 
 __all__ = [
     "WireMessages",
     "WireDecoder",
-    "encode_rows",
-    "dead_headers",
     "CONTENT_TYPE",
     "SAMPLE_RATE",
     "SEQ",
@@ -227,9 +226,72 @@ class WireDecoder:
         return samples
 
     # -- a batch --------------------------------------------------------------------------
+    def _one(self, msgs: WireMessages, i: int, now_wall: float) -> tuple:
+        """(key, ts, values, kind, seq, text) of message ``i``, or :class:`RecordRejected`."""
+        value = msgs.values[i]
+        hdrs = msgs.headers[i]
+        ctype, seq, control = self._headers(hdrs) if hdrs else (self._default_type, -1, None)
+        if value is None and control is None:
+            raise RecordRejected("missing_value", "empty message (tombstone)")
+        if value is not None and len(value) > self.max_record_bytes:
+            raise RecordRejected("oversized", f"{len(value)} bytes > {self.max_record_bytes}")
+        raw_key = msgs.keys[i]
+        try:
+            key = raw_key.decode("utf-8") if raw_key else None
+        except UnicodeDecodeError:
+            raise RecordRejected("non_utf8", "message key is not UTF-8") from None
+        if key is not None and "\x00" in key:
+            # The key table holds keys in numpy string arrays, which drop trailing NULs.
+            raise RecordRejected("missing_key", "message key contains a NUL character")
+        tsm = msgs.timestamps_ms[i]
+        ts_default = tsm / 1000.0 if tsm is not None and tsm >= 0 else now_wall
+        text = None
+        if control is not None:  # a control header: END or RESET of the key, whatever the format
+            if key is None:
+                raise RecordRejected("missing_key", "control message has no key")
+            t, v, kind = ts_default, self._zero, control
+            if self.fmt == "text":
+                text = ""
+        elif self.fmt == "json":
+            key, t, v, kind = self._json(value, key, ts_default)
+        else:
+            if key is None:
+                raise RecordRejected("missing_key", "message has no key")
+            t, kind = ts_default, DATA
+            if self.fmt == "audio":
+                v = self._audio(value, ctype)
+            else:
+                try:
+                    text = value.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise RecordRejected("non_utf8", "text event is not UTF-8") from None
+                text = check_text(text, self.max_text_bytes, len(value))
+                v = self._zero
+        return key, t, v, kind, seq, text
+
+    def _blocks(self, msgs: WireMessages) -> tuple[list[RunColumns], np.ndarray]:
+        """Columns of the plain JSON messages (read by Arrow) and the indices left for :meth:`_one`."""
+        n = len(msgs)
+        if self.fmt != "json":
+            return [], np.arange(n)
+        runs = plain_messages(msgs.keys, msgs.values, msgs.headers, self.max_record_bytes)
+        if not runs:
+            return [], np.arange(n)
+        slow = np.ones(n, bool)
+        taken: list[RunColumns] = []
+        budget = [MAX_SPLITS]
+        for run in runs:
+            cols, left = json_columns(run, key_field=self.key_field, ts_field=self.ts_field,
+                                      value_fields=self.value_fields, width=self.width, budget=budget)
+            slow[run.rows] = False
+            slow[left] = True
+            taken += cols
+        return taken, np.flatnonzero(slow)
+
     def decode(self, msgs: WireMessages, part_index: list[int] | None = None) -> RecordBatch:
         """Good messages become rows (meta: source_topic/partition/offset, seq, _part); bad ones dead records."""
         now_wall, now = time.time(), time.monotonic()
+        taken, slow = self._blocks(msgs)
         keys: list[str] = []
         ts: list[float] = []
         vals: list[Any] = []
@@ -238,46 +300,9 @@ class WireDecoder:
         seqs: list[int] = []
         texts: list[str] = []
         dead: list[DeadRecord] = []
-        for i in range(len(msgs)):
-            value = msgs.values[i]
+        for i in slow.tolist():
             try:
-                hdrs = msgs.headers[i]
-                ctype, seq, control = self._headers(hdrs) if hdrs else (self._default_type, -1, None)
-                if value is None and control is None:
-                    raise RecordRejected("missing_value", "empty message (tombstone)")
-                if value is not None and len(value) > self.max_record_bytes:
-                    raise RecordRejected("oversized", f"{len(value)} bytes > {self.max_record_bytes}")
-                raw_key = msgs.keys[i]
-                try:
-                    key = raw_key.decode("utf-8") if raw_key else None
-                except UnicodeDecodeError:
-                    raise RecordRejected("non_utf8", "message key is not UTF-8") from None
-                if key is not None and "\x00" in key:
-                    # The key table holds keys in numpy string arrays, which drop trailing NULs.
-                    raise RecordRejected("missing_key", "message key contains a NUL character")
-                tsm = msgs.timestamps_ms[i]
-                ts_default = tsm / 1000.0 if tsm is not None and tsm >= 0 else now_wall
-                if control is not None:  # a control header: END or RESET of the key, whatever the format
-                    if key is None:
-                        raise RecordRejected("missing_key", "control message has no key")
-                    t, v, kind = ts_default, self._zero, control
-                    if self.fmt == "text":
-                        texts.append("")
-                elif self.fmt == "json":
-                    key, t, v, kind = self._json(value, key, ts_default)
-                else:
-                    if key is None:
-                        raise RecordRejected("missing_key", "message has no key")
-                    t, kind = ts_default, DATA
-                    if self.fmt == "audio":
-                        v = self._audio(value, ctype)
-                    else:
-                        try:
-                            text = value.decode("utf-8")
-                        except UnicodeDecodeError:
-                            raise RecordRejected("non_utf8", "text event is not UTF-8") from None
-                        texts.append(check_text(text, self.max_text_bytes, len(value)))
-                        v = self._zero
+                key, t, v, kind, seq, text = self._one(msgs, i, now_wall)
             except RecordRejected as rej:
                 dead.append(self._dead(msgs, i, rej.reason, rej.detail))
                 continue
@@ -287,28 +312,31 @@ class WireDecoder:
             kinds.append(kind)
             kept.append(i)
             seqs.append(seq)
+            if text is not None:
+                texts.append(text)
         with np.errstate(over="ignore"):  # beyond float32 becomes inf, caught just below
             values = np.array(vals, dtype=np.float32).reshape(len(vals), self.width)
+        ids = self.keys.intern_many(keys) if keys else np.empty(0, np.int64)
+        rows = np.asarray(kept, dtype=np.int64)
+        ts_col = np.asarray(ts, dtype=np.float64)
+        kind_col = np.asarray(kinds, dtype=np.int8)
+        seq_col = np.asarray(seqs, dtype=np.int64)
+        if taken:
+            rows, ids, ts_col, values, kind_col, seq_col = self._merge(
+                msgs, taken, now_wall, rows, ids, ts_col, values, kind_col, seq_col)
         good = np.isfinite(values).all(axis=1)
         if not good.all():
             for j in np.flatnonzero(~good).tolist():
-                dead.append(self._dead(msgs, kept[j], "non_finite", "value is NaN or infinite"))
-        idx = np.asarray(kept, dtype=np.int64)[good] if kept else np.empty(0, np.int64)
-        names = [k for k, g in zip(keys, good.tolist()) if g]
-        batch = RecordBatch.data(
-            self.keys.intern_many(names) if names else np.empty(0, np.int64),
-            np.asarray(ts, dtype=np.float64)[good] if ts else np.empty(0),
-            values[good],
-            kind=np.asarray(kinds, dtype=np.int8)[good] if kinds else np.empty(0, np.int8),
-            ingest=np.full(len(names), now),
-            source=self.source,
-        )
+                dead.append(self._dead(msgs, int(rows[j]), "non_finite", "value is NaN or infinite"))
+        idx = rows[good]
+        batch = RecordBatch.data(ids[good], ts_col[good], values[good], kind=kind_col[good],
+                                 ingest=np.full(idx.size, now), source=self.source)
         topics = np.asarray(msgs.topics, dtype=object)
         batch.meta = {
             "source_topic": topics[idx] if idx.size else np.empty(0, object),
             "source_partition": np.asarray(msgs.partitions, dtype=np.int32)[idx],
             "source_offset": np.asarray(msgs.offsets, dtype=np.int64)[idx],
-            "seq": np.asarray(seqs, dtype=np.int64)[good] if seqs else np.empty(0, np.int64),
+            "seq": seq_col[good],
         }
         if part_index is not None:
             batch.meta["_part"] = np.asarray(part_index, dtype=np.int32)[idx]
@@ -317,39 +345,29 @@ class WireDecoder:
         batch.dead = dead
         return batch
 
+    def _merge(self, msgs, taken, now_wall, rows, ids, ts, values, kinds, seqs):
+        """The Arrow-read runs and the message-by-message rows together, in poll order."""
+        fast_rows = np.concatenate([c.rows for c in taken])
+        names = pa.chunked_array([c.keys for c in taken], pa.string()).combine_chunks().dictionary_encode()
+        fast_ids = self.keys.intern_many(np.asarray(names.dictionary.to_pylist(), dtype=object))[
+            names.indices.to_numpy()]
+        fast_ts = np.concatenate([c.ts for c in taken])
+        missing = np.isnan(fast_ts)
+        if missing.any():  # no ts in the body: the message timestamp, as message by message
+            stamps = np.fromiter((-1 if t is None else t for t in msgs.timestamps_ms), np.float64, count=len(msgs))
+            at = stamps[fast_rows[missing]]
+            fast_ts[missing] = np.where(at >= 0, at / 1000.0, now_wall)
+        with np.errstate(over="ignore"):
+            fast_values = np.concatenate([c.values for c in taken]).astype(np.float32)
+        n = fast_rows.size
+        all_rows = np.concatenate([fast_rows, rows])
+        order = np.argsort(all_rows, kind="stable")
+        return (all_rows[order], np.concatenate([fast_ids, ids])[order], np.concatenate([fast_ts, ts])[order],
+                np.concatenate([fast_values, values])[order],
+                np.concatenate([np.full(n, DATA, np.int8), kinds])[order],
+                np.concatenate([np.full(n, -1, np.int64), seqs])[order])
+
     def _dead(self, msgs: WireMessages, i: int, reason: str, detail: str) -> DeadRecord:
         pos = {"topic": msgs.topics[i], "partition": msgs.partitions[i], "offset": msgs.offsets[i], "key": msgs.keys[i]}
         value = msgs.values[i]
         return DeadRecord(self.source, reason, detail, bytes(value) if value is not None else b"", pos)
-
-
-def encode_rows(batch: OutputBatch) -> tuple[list[bytes], list[bytes], list[list[tuple[str, bytes]]]]:
-    """(keys, values, headers) for every output row; headers carry the source triple for dedup."""
-    values = encode_values(batch)
-    keys = [str(k).encode() for k in batch.keys.tolist()]
-    ctype = (CONTENT_TYPE, JSON_TYPE.encode())
-    topic = batch.meta.get("source_topic")
-    if topic is None:
-        return keys, values, [[ctype] for _ in values]
-    parts = batch.meta["source_partition"].tolist()
-    offs = batch.meta["source_offset"].tolist()
-    seqs = batch.meta["seq"].tolist() if "seq" in batch.meta else [-1] * len(values)
-    headers = []
-    for t, p, o, s in zip(topic.tolist(), parts, offs, seqs):
-        h = [ctype, (SRC_TOPIC, str(t).encode()), (SRC_PARTITION, b"%d" % p), (SRC_OFFSET, b"%d" % o)]
-        if s >= 0:
-            h.append((SEQ, b"%d" % s))
-        headers.append(h)
-    return keys, values, headers
-
-
-def dead_headers(reason: str, detail: str, source: str, position: Any) -> list[tuple[str, bytes]]:
-    """Headers of a dead-letter message: reason, detail and where the record came from."""
-    h = [(DEAD_REASON, reason.encode()), (DEAD_DETAIL, detail.encode("utf-8", "replace")[:512]),
-         ("rnnstream-source", source.encode())]
-    if isinstance(position, dict) and "topic" in position:
-        h += [(SRC_TOPIC, str(position["topic"]).encode()), (SRC_PARTITION, b"%d" % position["partition"]),
-              (SRC_OFFSET, b"%d" % position["offset"])]
-    elif position is not None:
-        h.append(("rnnstream-source-position", json.dumps(position, default=str).encode()[:512]))
-    return h

@@ -83,9 +83,13 @@ def _ck(log: ScriptedLog, handler: Handler):
         calls["n"] += 1
         if calls["n"] == 1:
             c._on_assign(inner, [part])  # librdkafka serves the rebalance inside consume
-        return [message(o) for o in log.fetch()]
+        return [message(o) for o in log.fetch(min(3, num_messages))]
 
-    inner.consume = consume
+    def poll(timeout):  # like librdkafka's: one message, rebalances served the same way
+        got = consume(1, timeout)
+        return got[0] if got else None
+
+    inner.consume, inner.poll = consume, poll
     c._c, c._handler, c._pending, c._retry_at = inner, handler, [], 0.0
     return c
 

@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rnnstream.connectors.kafka_wire import (
-    AUDIO_F32, AUDIO_S16, WireDecoder, WireMessages, dead_headers, encode_rows,
-)
+from rnnstream.connectors.kafka_rows import dead_headers, encode_rows
+from rnnstream.connectors.kafka_wire import AUDIO_F32, AUDIO_S16, WireDecoder, WireMessages
 from rnnstream.engine.keys import KeyTable
 from rnnstream.engine.records import END, RESET, OutputBatch
 

@@ -1,0 +1,226 @@
+"""Kafka JSON messages to columns a poll at a time: Arrow's JSON reader over the plain messages.
+
+A poll of plain JSON messages (no headers, a value of at most ``max_record_bytes``) is read
+by one Arrow parse into the ts and value columns; the message keys become the key column in
+one cast. Only the fields the decoder needs are read (an explicit schema: numbers, a list
+of numbers, the control field), so other fields cost nothing and any type the per-message
+path would treat differently (a numeric string, an ISO timestamp, a boolean) fails the parse.
+A run Arrow cannot take is split around the row it names, a few times at most; what is left
+goes message by message through :class:`~rnnstream.connectors.kafka_wire.WireDecoder`, which
+names each bad message's reason. So a poll gives the same rows, in the same order, and the
+same dead letters as message by message.
+
+>>> msgs = [b'{"ts": %d, "value": %d, "other": {"x": [1]}}' % (i, i) for i in range(40)]
+>>> msgs[30] = b'{"value": "4"}'  # a numeric string: the per-message path reads it
+>>> run = PlainRun([b"a", b"b"] * 20, msgs, np.arange(40))
+>>> cols, slow = json_columns(run, key_field="key", ts_field="ts", value_fields=["value"], width=1)
+>>> [(int(c.rows[0]), int(c.rows[-1])) for c in cols], slow.tolist()
+([(0, 29), (31, 39)], [30])
+>>> cols[1].keys.to_pylist()[:2], cols[1].values[:2].ravel().tolist()
+(['b', 'a'], [31.0, 32.0])
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+__all__ = ["PlainRun", "RunColumns", "plain_messages", "json_columns", "MAX_SPLITS"]
+
+MAX_SPLITS = 12  # failed parses per poll before the rest goes message by message
+SMALLEST_SPLIT = 16  # runs shorter than this go message by message
+_READ = pj.ReadOptions(use_threads=False, block_size=1 << 24)
+_ROW = re.compile(r"in row (\d+)")
+
+
+@dataclass
+class PlainRun:
+    """Messages the block path may take: their keys (all present or all absent), values, and
+    their indices in the poll."""
+
+    keys: list[bytes | None]
+    values: list[bytes]
+    rows: np.ndarray
+
+
+@dataclass
+class RunColumns:
+    """What Arrow read from a run: ``rows`` (poll indices), keys, ``ts`` (NaN: use the message
+    timestamp) and ``values`` ``[n, width]`` as float64."""
+
+    rows: np.ndarray
+    keys: pa.Array
+    ts: np.ndarray
+    values: np.ndarray
+
+
+class _Suspect(Exception):
+    def __init__(self, row: int) -> None:
+        self.row = row
+
+
+def plain_messages(keys: list, values: list, headers: list, max_record_bytes: int) -> list[PlainRun]:
+    """The poll's plain messages, as up to two runs: with a message key, and without.
+
+    A plain message has no headers (no control, content type or seq to read) and a non-empty
+    value of at most ``max_record_bytes`` with no raw newline in it (legal JSON whitespace,
+    but Arrow reads one record per line).
+    """
+    n = len(values)
+    plain = np.fromiter((h is None and v is not None for h, v in zip(headers, values)), bool, count=n)
+    if not plain.any():
+        return []
+    lengths = np.zeros(n, np.int64)
+    idx = np.flatnonzero(plain)
+    lengths[idx] = np.fromiter((len(values[i]) for i in idx.tolist()), np.int64, count=idx.size)
+    plain &= (lengths > 0) & (lengths <= max_record_bytes)
+    idx = np.flatnonzero(plain)
+    vals = [values[i] for i in idx.tolist()]
+    if b"\n".join(vals).count(b"\n") != len(vals) - 1:
+        keep = np.fromiter((b"\n" not in v for v in vals), bool, count=len(vals))
+        idx = idx[keep]
+        vals = [v for v, k in zip(vals, keep.tolist()) if k]
+    keyed = np.fromiter((bool(keys[i]) for i in idx.tolist()), bool, count=idx.size)
+    runs = []
+    for mask in (keyed, ~keyed):
+        rows = idx[mask]
+        if rows.size:
+            runs.append(PlainRun([keys[i] for i in rows.tolist()],
+                                 [v for v, m in zip(vals, mask.tolist()) if m], rows))
+    return runs
+
+
+def _schema(key_field: str | None, ts_field: str, value_fields: list[str], width: int) -> pa.Schema:
+    number = pa.float64()
+    if len(value_fields) == 1 and width > 1:
+        fields = [(value_fields[0], pa.list_(number))]
+    else:
+        fields = [(f, number) for f in value_fields]
+    fields += [(ts_field, number), ("control", pa.string())]
+    if key_field is not None:
+        fields.append((key_field, pa.string()))
+    return pa.schema(fields)
+
+
+def json_columns(run: PlainRun, *, key_field: str, ts_field: str, value_fields: list[str], width: int,
+                 budget: list[int] | None = None) -> tuple[list[RunColumns], np.ndarray]:
+    """Read ``run`` with Arrow: (columns of the parts it took, poll indices left for the
+    message-by-message path), both in poll order."""
+    keyed = bool(run.keys) and run.keys[0] is not None and run.keys[0] != b""
+    parse = pj.ParseOptions(explicit_schema=_schema(None if keyed else key_field, ts_field, value_fields, width),
+                            unexpected_field_behavior="ignore")
+    budget = [MAX_SPLITS] if budget is None else budget
+    keys = None
+    if keyed:
+        keys = _message_keys(run.keys)
+        if keys is None:
+            return [], run.rows
+    taken: list[RunColumns] = []
+    slow: list[np.ndarray] = []
+    _split(run, np.arange(len(run.values)), keys, parse, key_field, ts_field, value_fields, width, budget, taken,
+           slow)
+    left = np.concatenate(slow) if slow else np.empty(0, np.int64)
+    return taken, np.sort(left)
+
+
+def _message_keys(raw: list[bytes]) -> pa.Array | None:
+    """Message keys as strings; None when one is not UTF-8 or holds a NUL (the per-message
+    path names those)."""
+    try:
+        keys = pc.cast(pa.array(raw, pa.binary()), pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if pc.any(pc.match_substring(keys, "\x00")).as_py():
+        return None
+    return keys
+
+
+def _split(run, sub, keys, parse, key_field, ts_field, value_fields, width, budget, taken, slow) -> None:
+    n = sub.size
+    if n == 0:
+        return
+    if budget[0] <= 0:
+        slow.append(run.rows[sub])
+        return
+    try:
+        cols = _parse(run, sub, keys, parse, key_field, ts_field, value_fields, width)
+    except _Suspect as s:
+        budget[0] -= 1
+        parts = [sub[: s.row], sub[s.row : s.row + 1], sub[s.row + 1 :]]
+        slow_row = parts.pop(1)
+        _split(run, parts[0], keys, parse, key_field, ts_field, value_fields, width, budget, taken, slow)
+        slow.append(run.rows[slow_row])
+        _split(run, parts[1], keys, parse, key_field, ts_field, value_fields, width, budget, taken, slow)
+        return
+    if cols is None:  # not readable as a whole and no row named: halve it
+        budget[0] -= 1
+        if n < SMALLEST_SPLIT:
+            slow.append(run.rows[sub])
+            return
+        for part in (sub[: n // 2], sub[n // 2 :]):
+            _split(run, part, keys, parse, key_field, ts_field, value_fields, width, budget, taken, slow)
+        return
+    taken.append(cols)
+
+
+def _first(mask: pa.Array) -> int:
+    return int(np.flatnonzero(mask.to_numpy(zero_copy_only=False))[0])
+
+
+def _parse(run, sub, keys, parse, key_field, ts_field, value_fields, width) -> RunColumns | None:
+    n = sub.size
+    data = b"\n".join([run.values[i] for i in sub.tolist()])
+    try:
+        data.decode("utf-8")  # Arrow does not check the fields it skips
+    except UnicodeDecodeError as exc:
+        starts = np.r_[0, np.cumsum([len(run.values[i]) + 1 for i in sub.tolist()])[:-1]]
+        raise _Suspect(int(np.searchsorted(starts, exc.start, side="right")) - 1) from None
+    try:
+        table = pj.read_json(pa.py_buffer(data), read_options=_READ, parse_options=parse)
+    except pa.ArrowInvalid as exc:
+        row = _ROW.search(str(exc))
+        if row is not None and 0 <= int(row.group(1)) < n:
+            raise _Suspect(int(row.group(1))) from None
+        return None
+    if table.num_rows != n:
+        return None
+    control = table.column("control")
+    if control.null_count < n:
+        raise _Suspect(_first(control.combine_chunks().is_valid()))
+    for name in value_fields:  # a message without a value
+        col = table.column(name)
+        if col.null_count:
+            raise _Suspect(_first(col.combine_chunks().is_null()))
+    if keys is None:
+        col = table.column(key_field).combine_chunks()
+        bad = pc.or_(pc.is_null(col), pc.equal(col, ""))
+        bad = pc.or_(pc.fill_null(bad, True), pc.fill_null(pc.match_substring(col, "\x00"), False))
+        if pc.any(bad).as_py():
+            raise _Suspect(_first(bad))
+        run_keys = col
+    else:
+        run_keys = keys.take(pa.array(sub))
+    values = _values(table, value_fields, width, n)
+    if values is None:
+        return None
+    ts = table.column(ts_field).combine_chunks()
+    ts = ts.to_numpy(zero_copy_only=False).astype(np.float64)  # null: NaN, the message timestamp
+    return RunColumns(run.rows[sub], run_keys, ts, values)
+
+
+def _values(table: pa.Table, fields: list[str], width: int, n: int) -> np.ndarray | None:
+    if len(fields) == 1 and width > 1:
+        col = table.column(fields[0]).combine_chunks()
+        lengths = pc.list_value_length(col).to_numpy()
+        flat = col.flatten()
+        if (lengths != width).any() or flat.null_count:
+            return None  # a list of another length, or with a null in it: the per-message path names it
+        return flat.to_numpy().reshape(n, width)
+    if len(fields) != width:
+        return None
+    return np.column_stack([table.column(f).combine_chunks().to_numpy() for f in fields]).astype(np.float64)
