@@ -135,8 +135,8 @@ def assemble(dec: RecordDecoder, block: bytes, starts, ends, positions, cols: Co
         keys, values, ts = keys.filter(pa.array(good)), values[good], ts[good]
         text = None if text is None else text.filter(pa.array(good))
     encoded = pc.dictionary_encode(keys)
-    names = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
-    ids = dec.keys.intern_many(names)[encoded.indices.to_numpy()] if len(names) else np.empty(0, np.int64)
+    names = encoded.dictionary.to_pylist()
+    ids = dec.keys.intern_unique(names)[encoded.indices.to_numpy()] if names else np.empty(0, np.int64)
     batch = RecordBatch.data(ids, ts, values, ingest=np.full(ids.size, now), source=dec.source)
     if text is not None:
         batch.meta["text"] = text.to_numpy(zero_copy_only=False)  # one object array of str

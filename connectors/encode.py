@@ -16,8 +16,8 @@ them. Other object columns (an ASR operator's words) are encoded per row with or
 ...                 values=np.array([[0.1], [np.nan]], np.float32), ingest=np.zeros(2),
 ...                 fields={"f": {"p": np.array([[1.0, 2.5], [3.0, 4.0]]), "alert": np.array([True, False])}})
 >>> print(encode_jsonl(b).decode(), end="")
-{"key":"a","ts":1.5,"value":0.1,"f":{"p":[1,2.5],"alert":true}}
-{"key":"b\\"","ts":2,"value":null,"f":{"p":[3,4],"alert":false}}
+{"key":"a","ts":1.5,"value":0.1,"f":{"p":[1.0,2.5],"alert":true}}
+{"key":"b\\"","ts":2.0,"value":null,"f":{"p":[3.0,4.0],"alert":false}}
 >>> print(*json_strings(np.array(['say "hi"\\n', "tab\\there", None], object)).to_pylist())
 "say \\"hi\\"\\n" "tab\\there" null
 """
@@ -69,6 +69,31 @@ def _numbers(flat: np.ndarray, precision: int | None) -> pa.Array:
     return text
 
 
+def _orjson_rows(col: np.ndarray, precision: int | None) -> pa.Array | None:
+    """A numeric ``[N]`` or ``[N, M]`` column in one orjson call (shortest round-trip text, NaN
+    and infinities as null), cut into rows with numpy: no object per row. None if orjson cannot
+    take the dtype (float16)."""
+    if precision is not None and col.dtype.kind == "f":
+        col = np.round(col, precision)
+    try:
+        text = orjson.dumps(np.ascontiguousarray(col), option=orjson.OPT_SERIALIZE_NUMPY)
+    except orjson.JSONEncodeError:
+        return None
+    buf = np.frombuffer(text, np.uint8)
+    n = col.shape[0]
+    if col.ndim == 1:
+        cuts = np.flatnonzero(buf == 44)  # "a,b,c": numbers hold no comma
+    else:
+        cuts = np.flatnonzero((buf[1:] == 44) & (buf[:-1] == 93)) + 1  # "[..],[..]": only rows end in "],"
+    if cuts.size != n - 1:
+        return None
+    bounds = np.r_[0, cuts, buf.size - 1]  # the outer brackets and the commas between rows
+    keep = np.ones(buf.size, bool)
+    keep[bounds] = False
+    offsets = np.r_[0, np.cumsum(np.diff(bounds) - 1)].astype(np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf[keep]))
+
+
 def json_column(col: np.ndarray, precision: int | None = None) -> pa.Array:
     """One JSON value per row for a column ``[N, ...]``: numbers, booleans, nested lists, or
     (object columns) whatever orjson makes of each element."""
@@ -81,6 +106,10 @@ def json_column(col: np.ndarray, precision: int | None = None) -> pa.Array:
                 pass  # not all strings (an ASR operator's word lists): per row below
         return pa.array([orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY).decode() for v in col.tolist()],
                         pa.string())
+    if col.ndim <= 2 and col.dtype.kind in "fiub" and col.size:
+        text = _orjson_rows(col, precision)
+        if text is not None:
+            return text
     if col.size == 0:  # no values per row (text-only records): every row holds the same empty lists
         return pa.repeat(pa.scalar(orjson.dumps(np.zeros(col.shape[1:]).tolist()).decode()), n)
     text = _numbers(np.ascontiguousarray(col).reshape(-1), precision)

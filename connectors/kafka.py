@@ -5,8 +5,9 @@ from; at each commit the state of every partition that moved goes to the compact
 changelog topic, in the background (:mod:`rnnstream.connectors.kafka_commit`), and only once
 it is durable are the group offsets committed. On assignment a partition is paused, its state restored from the changelog, and
 it resumes at the offset the changelog names; on revoke its pending events are processed,
-its state written, and it is dropped locally. Past ``max_in_flight`` uncommitted records the
-source pauses every partition and asks the pipeline for a commit (backpressure).
+its state written, and it is dropped locally. At half of ``max_in_flight`` uncommitted records
+the source asks the pipeline for a commit; at ``max_in_flight`` (counting the records a write
+still in flight covers) it pauses every partition until that write is durable (backpressure).
 
 Wire format: :mod:`rnnstream.connectors.kafka_wire`.
 """
@@ -59,6 +60,7 @@ class KafkaSource:
         self.commit_due = False
         self.lag = 0
         self._since_commit = 0
+        self._unsettled = 0  # records whose state the write in flight makes durable
         self._paused = False
         self._state: PartitionedState | None = None
         self._host = None
@@ -226,10 +228,14 @@ class KafkaSource:
         self._state.track(batch.key_ids, batch.meta["_part"])
         batch.position = self.position()
         self._since_commit += len(msgs)
-        if self._since_commit >= self.cfg.max_in_flight and not self._paused:
-            self._consumer.pause(list(self.positions))
-            self._paused = True
+        if 2 * self._since_commit >= self.cfg.max_in_flight:
+            # Commit at half the bound: the write runs beside the pipeline, so this costs no
+            # stall. Only when writes fall behind (the bound reached, counting the records the
+            # write in flight covers) does the source pause until one is durable.
             self.commit_due = True
+            if self._since_commit + self._unsettled >= self.cfg.max_in_flight and not self._paused:
+                self._consumer.pause(list(self.positions))
+                self._paused = True
         return batch
 
     def _runs(self, msgs) -> tuple[np.ndarray, dict[TP, int], dict[TP, int]]:
@@ -287,7 +293,7 @@ class KafkaSource:
         assigned = set(self._consumer.assignment())
         offsets = {tp: off for tp, off in self.positions.items() if tp in assigned and tp not in self._restoring}
         self._writer.submit(self._state.dirty(offsets))
-        self._since_commit = 0
+        self._unsettled, self._since_commit = self._since_commit, 0
         self.commit_due = False
 
     def _durable(self, done: tuple[dict[TP, int], int] | None) -> None:
@@ -301,6 +307,7 @@ class KafkaSource:
         except ConnectorError as exc:
             # The changelog already holds the truth; group offsets only serve lag monitoring.
             self._warn.warning("group_commit", "group offset commit failed (state is safe): %s", exc)
+        self._unsettled = 0
         if self._paused:
             self._consumer.resume(list(self.positions))
             self._paused = False

@@ -72,20 +72,28 @@ def plain_messages(keys: list, values: list, headers: list, max_record_bytes: in
     but Arrow reads one record per line).
     """
     n = len(values)
-    plain = np.fromiter((h is None and v is not None for h, v in zip(headers, values)), bool, count=n)
+    # The common poll (no headers, every value present) is checked with C-level list scans.
+    if headers.count(None) == n and values.count(None) == 0:
+        plain, vals = np.ones(n, bool), values
+    else:
+        plain = np.fromiter((h is None and v is not None for h, v in zip(headers, values)), bool, count=n)
+        vals = [values[i] for i in np.flatnonzero(plain).tolist()]
     if not plain.any():
         return []
-    lengths = np.zeros(n, np.int64)
     idx = np.flatnonzero(plain)
-    lengths[idx] = np.fromiter((len(values[i]) for i in idx.tolist()), np.int64, count=idx.size)
-    plain &= (lengths > 0) & (lengths <= max_record_bytes)
-    idx = np.flatnonzero(plain)
-    vals = [values[i] for i in idx.tolist()]
+    lengths = np.fromiter(map(len, vals), np.int64, count=len(vals))
+    fits = (lengths > 0) & (lengths <= max_record_bytes)
+    if not fits.all():
+        idx = idx[fits]
+        vals = [v for v, k in zip(vals, fits.tolist()) if k]
     if b"\n".join(vals).count(b"\n") != len(vals) - 1:
         keep = np.fromiter((b"\n" not in v for v in vals), bool, count=len(vals))
         idx = idx[keep]
         vals = [v for v, k in zip(vals, keep.tolist()) if k]
-    keyed = np.fromiter((bool(keys[i]) for i in idx.tolist()), bool, count=idx.size)
+    run_keys = keys if idx.size == n else [keys[i] for i in idx.tolist()]
+    if run_keys.count(None) == 0 and run_keys.count(b"") == 0:
+        return [PlainRun(run_keys, vals, idx)]
+    keyed = np.fromiter(map(bool, run_keys), bool, count=idx.size)
     runs = []
     for mask in (keyed, ~keyed):
         rows = idx[mask]

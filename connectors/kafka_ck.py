@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from rnnstream.connectors.kafka_client import TP, RebalanceHandler
@@ -50,6 +51,28 @@ def _make(cls, conf: dict[str, Any], what: str):
         raise ConfigError(f"client: {what}: {exc}") from None
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"client: {what}: {exc}") from None
+
+
+class _Stamps(Sequence):
+    """Message timestamps (ms), read only if the decoder asks: a record with its own ts never needs one."""
+
+    def __init__(self, batch: list) -> None:
+        self._batch = batch
+        self._stamps: list[int] | None = None
+
+    def _all(self) -> list[int]:
+        if self._stamps is None:
+            self._stamps = [m.timestamp()[1] for m in self._batch]
+        return self._stamps
+
+    def __getitem__(self, i):
+        return self._all()[i]
+
+    def __len__(self) -> int:
+        return len(self._batch)
+
+    def __iter__(self):
+        return iter(self._all())
 
 
 class CkConsumer:
@@ -136,7 +159,7 @@ class CkConsumer:
         # Column by column: a C call per message and field, no Python frame per message.
         return WireMessages([m.topic() for m in batch], [m.partition() for m in batch], [m.offset() for m in batch],
                             [m.key() for m in batch], [m.value() for m in batch], [m.headers() for m in batch],
-                            [m.timestamp()[1] for m in batch])
+                            _Stamps(batch))
 
     @staticmethod
     def _usable(m, ck) -> bool:

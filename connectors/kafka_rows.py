@@ -14,7 +14,7 @@ batch and shared; only the offset is new per row.
 ...                       "source_offset": np.array([7, 8]), "seq": np.array([-1, 5])})
 >>> keys, values, headers = encode_rows(b)
 >>> keys, values[1]
-([b'a', b'b'], b'{"key":"b","ts":2,"value":0,"source_topic":"in","source_partition":3,"source_offset":8,"seq":5}')
+([b'a', b'b'], b'{"key":"b","ts":2.0,"value":0.0,"source_topic":"in","source_partition":3,"source_offset":8,"seq":5}')
 >>> headers[1]
 [('content-type', b'application/json'), ('rnnstream-source-topic', b'in'), ('rnnstream-source-partition', b'3'), ('rnnstream-source-offset', b'8'), ('seq', b'5')]
 """
@@ -49,9 +49,14 @@ def _decimal(col: np.ndarray) -> list[bytes]:
 
 def _shared(col: np.ndarray, name: str) -> np.ndarray:
     """One ``(name, value)`` header pair per distinct value, as an object array aligned with ``col``."""
-    uniq, inverse = np.unique(col.astype(str) if col.dtype == object else col, return_inverse=True)
+    if col.dtype == object:  # topic names: hashed by Arrow, not sorted
+        codes = pa.array(col, pa.string()).dictionary_encode()
+        uniq, inverse = codes.dictionary.to_pylist(), codes.indices.to_numpy()
+    else:
+        uniq, inverse = np.unique(col, return_inverse=True)
+        uniq = uniq.tolist()
     pairs = np.empty(len(uniq), object)
-    pairs[:] = [(name, str(u).encode()) for u in uniq.tolist()]
+    pairs[:] = [(name, str(u).encode()) for u in uniq]
     return pairs[inverse.reshape(-1)]
 
 

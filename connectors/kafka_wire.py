@@ -349,8 +349,7 @@ class WireDecoder:
         """The Arrow-read runs and the message-by-message rows together, in poll order."""
         fast_rows = np.concatenate([c.rows for c in taken])
         names = pa.chunked_array([c.keys for c in taken], pa.string()).combine_chunks().dictionary_encode()
-        fast_ids = self.keys.intern_many(np.asarray(names.dictionary.to_pylist(), dtype=object))[
-            names.indices.to_numpy()]
+        fast_ids = self.keys.intern_unique(names.dictionary.to_pylist())[names.indices.to_numpy()]
         fast_ts = np.concatenate([c.ts for c in taken])
         missing = np.isnan(fast_ts)
         if missing.any():  # no ts in the body: the message timestamp, as message by message

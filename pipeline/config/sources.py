@@ -80,7 +80,7 @@ class KafkaSourceConfig(_RecordFields):
     library: KafkaLibrary = Field("auto", description="auto, kafka-python (pure Python) or confluent (librdkafka)")
     format: Literal["json", "text", "audio"] = "json"
     sample_rate: int | None = Field(None, gt=0, description="audio: reject chunks whose sample-rate header differs")
-    max_in_flight: int = Field(50000, gt=0, description="records handed out since the last commit before pausing")
+    max_in_flight: int = Field(50000, gt=0, description="uncommitted records before pausing (a commit starts at half)")
     changelog_topic: str | None = Field(None, description="default: <group_id>-changelog")
     changelog_partitions: int | None = Field(None, gt=0, description="default: the most partitions of any input topic")
     changelog_replication: int = Field(

@@ -58,8 +58,14 @@ class KeyTable:
         if arr.size == 0:
             return np.empty(0, dtype=np.int64)
         uniq, inverse = np.unique(arr, return_inverse=True)
-        uid = np.fromiter((self.intern(str(k)) for k in uniq), dtype=np.int64, count=len(uniq))
-        return uid[inverse.reshape(-1)]
+        return self.intern_unique([str(k) for k in uniq.tolist()])[inverse.reshape(-1)]
+
+    def intern_unique(self, keys: list[str]) -> np.ndarray:
+        """Ids for a list of distinct keys: known ones in one C-level pass of dict lookups."""
+        ids = list(map(self._ids.get, keys))
+        if None in ids:
+            ids = [self.intern(k) if i is None else i for k, i in zip(keys, ids)]
+        return np.array(ids, dtype=np.int64)
 
     def get(self, key: str) -> int | None:
         return self._ids.get(key)
@@ -74,7 +80,7 @@ class KeyTable:
         """Key strings for an id array (object dtype), looked up once per unique id."""
         ids = np.asarray(ids, dtype=np.int64)
         uniq, inverse = np.unique(ids, return_inverse=True)
-        table = np.array([self._names[i] for i in uniq.tolist()], dtype=object)
+        table = np.array(list(map(self._names.__getitem__, uniq.tolist())), dtype=object)
         return table[inverse.reshape(-1)]
 
     def release(self, ids: Iterable[int]) -> None:
