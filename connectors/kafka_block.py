@@ -22,6 +22,7 @@ same dead letters as message by message.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -103,6 +104,13 @@ def plain_messages(keys: list, values: list, headers: list, max_record_bytes: in
     return runs
 
 
+@functools.lru_cache(maxsize=64)
+def _options(key_field: str | None, ts_field: str, value_fields: tuple[str, ...], width: int) -> pj.ParseOptions:
+    """Parse options for a run (made once per decoder layout, not per poll)."""
+    return pj.ParseOptions(explicit_schema=_schema(key_field, ts_field, list(value_fields), width),
+                           unexpected_field_behavior="ignore")
+
+
 def _schema(key_field: str | None, ts_field: str, value_fields: list[str], width: int) -> pa.Schema:
     number = pa.float64()
     if len(value_fields) == 1 and width > 1:
@@ -120,8 +128,7 @@ def json_columns(run: PlainRun, *, key_field: str, ts_field: str, value_fields: 
     """Read ``run`` with Arrow: (columns of the parts it took, poll indices left for the
     message-by-message path), both in poll order."""
     keyed = bool(run.keys) and run.keys[0] is not None and run.keys[0] != b""
-    parse = pj.ParseOptions(explicit_schema=_schema(None if keyed else key_field, ts_field, value_fields, width),
-                            unexpected_field_behavior="ignore")
+    parse = _options(None if keyed else key_field, ts_field, tuple(value_fields), width)
     budget = [MAX_SPLITS] if budget is None else budget
     keys = None
     if keyed:

@@ -231,7 +231,7 @@ class CkConsumer:
 
 class CkProducer:
     def __init__(self, servers: list[str], client: dict[str, Any]) -> None:
-        conf = {"bootstrap.servers": ",".join(servers), "acks": "all", "linger.ms": 5, "client.id": "rnnstream",
+        conf = {"bootstrap.servers": ",".join(servers), "acks": "all", "linger.ms": 1, "client.id": "rnnstream",
                 "socket.nagle.disable": True, "delivery.report.only.error": True, "on_delivery": self._on_delivery,
                 **_drop(client, _CONSUMER_ONLY)}
         self._p = _make(_ck().Producer, conf, "producer")

@@ -130,12 +130,16 @@ class KpyConsumer:
         if self._pending:
             self._finish_assign()
         msgs = WireMessages()
-        for tp, recs in records.items():
+        for tp, recs in records.items():  # column by column, one partition's records at a time
             if tp in held:
                 continue
-            t, p = tp.topic, tp.partition
-            for r in recs:
-                msgs.add(t, p, r.offset, r.key, r.value, r.headers, r.timestamp)
+            msgs.topics += [tp.topic] * len(recs)
+            msgs.partitions += [tp.partition] * len(recs)
+            msgs.offsets += [r.offset for r in recs]
+            msgs.keys += [r.key for r in recs]
+            msgs.values += [r.value for r in recs]
+            msgs.headers += [r.headers or None for r in recs]  # no headers: [] here, None for the decoder
+            msgs.timestamps_ms += [r.timestamp for r in recs]
         return msgs
 
     def assignment(self) -> list[TP]:

@@ -195,6 +195,7 @@ def _create_topics(bootstrap: str, partitions: int, names: dict[str, str]) -> No
 def _bench_client(bootstrap: str, client: str, *, keys: int, events: int, seconds: float, partitions: int,
                   model: str, batch_records: int) -> dict:
     from rnnstream.runtime.build import build_pipeline
+    from rnnstream.runtime.heap import settle_heap
 
     tag = uuid.uuid4().hex[:6]
     topics = {"in": f"bench-in-{tag}", "out": f"bench-out-{tag}", "dead": f"bench-dead-{tag}"}
@@ -208,6 +209,7 @@ def _bench_client(bootstrap: str, client: str, *, keys: int, events: int, second
 
     pipeline = build_pipeline(_pipeline_config(bootstrap, client, topics, model, f"bench-{tag}", batch_records))
     stop = threading.Event()
+    settle_heap()  # as `rnnstream run` does
     runner = threading.Thread(target=pipeline.run, args=(stop,), daemon=True)
     runner.start()
     marks: dict[float, float] = {}

@@ -70,6 +70,7 @@ def demo_config(out: str | Path = "rnnstream-demo", *, speed: float = 0.0, port:
 
 def run_pipeline(cfg: PipelineConfig, *, max_seconds: float | None = None) -> int:
     from rnnstream.runtime.build import build_pipeline
+    from rnnstream.runtime.heap import settle_heap
     from rnnstream.runtime.httpserver import MetricsServer
 
     pipeline = build_pipeline(cfg)
@@ -87,6 +88,7 @@ def run_pipeline(cfg: PipelineConfig, *, max_seconds: float | None = None) -> in
         stop.set()
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    settle_heap()  # after the models and state are loaded: see rnnstream.runtime.heap
     try:
         stats = pipeline.run(stop, max_seconds=max_seconds)
     finally:
