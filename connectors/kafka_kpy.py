@@ -231,7 +231,7 @@ class KpyProducer:
     def send_many(self, topic, keys, values, headers) -> None:
         send, on_error = self._p.send, self._on_error
         try:
-            for k, v, h in zip(keys, values, headers):
+            for k, v, h in zip(keys, values, headers or [None] * len(values)):
                 send(topic, value=v, key=k, headers=h).add_errback(on_error)
         except _errors().KafkaError as exc:
             raise ConnectorError(f"kafka send to {topic}: {exc}") from None

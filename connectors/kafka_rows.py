@@ -60,10 +60,14 @@ def _shared(col: np.ndarray, name: str) -> np.ndarray:
     return pairs[inverse.reshape(-1)]
 
 
-def encode_rows(batch: OutputBatch) -> tuple[list[bytes], list[bytes], list[list[tuple[str, bytes]]]]:
-    """(keys, values, headers) for every output row; headers carry the source triple for dedup."""
+def encode_rows(batch: OutputBatch, *, source_headers: bool = True
+                ) -> tuple[list[bytes], list[bytes], list[list[tuple[str, bytes]]] | None]:
+    """(keys, values, headers) for every output row; headers carry the source triple for dedup
+    (None without ``source_headers``: the row carries the triple either way)."""
     values = encode_values(batch)
     keys = key_bytes(batch.keys)
+    if not source_headers:
+        return keys, values, None
     topic = batch.meta.get("source_topic")
     if topic is None:
         return keys, values, [[_CTYPE] for _ in values]

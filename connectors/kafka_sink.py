@@ -25,7 +25,7 @@ class KafkaSink:
 
     def write(self, batch: OutputBatch) -> None:
         if len(batch):
-            keys, values, headers = encode_rows(batch)
+            keys, values, headers = encode_rows(batch, source_headers=self.cfg.source_headers)
             self._producer.send_many(self.cfg.topic, keys, values, headers)
 
     def flush(self) -> None:

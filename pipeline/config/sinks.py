@@ -44,6 +44,8 @@ class KafkaSinkConfig(Frozen):
     bootstrap_servers: list[str] = Field(min_length=1)
     library: KafkaLibrary = "auto"
     flush_timeout_s: float = Field(60.0, gt=0, description="longest a commit waits for outputs to be acknowledged")
+    source_headers: bool = Field(True, description="content type and source triple as headers too (the row "
+                                 "carries the triple either way); off, a message costs the producer about half")
     client: dict[str, Any] = Field(default_factory=dict)
     when: str | None = WHEN
 

@@ -125,3 +125,14 @@ def test_any_valid_json_event_decodes_to_its_value(events):
     assert [r.reason for r in b.dead] == ["missing_key"] * (len(events) - len(good))
     assert d.keys.names(b.key_ids).tolist() == [k for k, _ in good]
     np.testing.assert_array_equal(b.values[:, 0], np.array([v for _, v in good], np.float32).reshape(-1))
+
+
+def test_without_source_headers_rows_carry_the_triple_and_messages_no_headers():
+    meta = {"source_topic": np.array(["in"], object), "source_partition": np.array([2], np.int32),
+            "source_offset": np.array([41], np.int64), "seq": np.array([-1], np.int64)}
+    out = OutputBatch(keys=np.array(["a"], object), key_ids=np.array([0]), ts=np.array([1.0]),
+                      values=np.ones((1, 1), np.float32), ingest=np.zeros(1), fields={}, meta=meta)
+    keys, values, headers = encode_rows(out, source_headers=False)
+    row = json.loads(values[0])
+    assert headers is None and keys == [b"a"]
+    assert (row["source_topic"], row["source_partition"], row["source_offset"]) == ("in", 2, 41)
