@@ -29,7 +29,7 @@ from rnnstream.connectors.blocks import (NUMBERS, Columns, Suspect, decode_block
 from rnnstream.connectors.decode import RecordDecoder
 from rnnstream.engine.records import RecordBatch
 
-__all__ = ["decode_json_block"]
+__all__ = ["decode_json_block", "read_json_lines"]
 
 _READ = pj.ReadOptions(use_threads=False)  # the pipeline is single-threaded on purpose
 _ROW = re.compile(r"in row (\d+)")
@@ -43,7 +43,9 @@ def decode_json_block(dec: RecordDecoder, block: bytes, positions: np.ndarray | 
     return decode_block(dec, block, positions, lambda data, n: _columns(dec, data, n, parse), dec.decode_json)
 
 
-def _columns(dec: RecordDecoder, data: bytes, n: int, parse: pj.ParseOptions | None) -> Columns | None:
+def read_json_lines(data: bytes, n: int, parse: pj.ParseOptions | None) -> pa.Table | None:
+    """Arrow's table of the ``n`` JSON lines in ``data``; :class:`Suspect` names the line Arrow
+    cannot read; None when it names none, or reads another number of records."""
     try:
         table = pj.read_json(pa.py_buffer(data), read_options=_READ, parse_options=parse)
     except pa.ArrowInvalid as exc:
@@ -51,7 +53,12 @@ def _columns(dec: RecordDecoder, data: bytes, n: int, parse: pj.ParseOptions | N
         if row is not None and 0 <= int(row.group(1)) < n:
             raise Suspect(int(row.group(1))) from None
         return None
-    if table.num_rows != n:
+    return table if table.num_rows == n else None
+
+
+def _columns(dec: RecordDecoder, data: bytes, n: int, parse: pj.ParseOptions | None) -> Columns | None:
+    table = read_json_lines(data, n, parse)
+    if table is None:
         return None
     names = table.column_names
     if "control" in names and table.column("control").null_count < n:

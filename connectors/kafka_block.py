@@ -23,7 +23,6 @@ same dead letters as message by message.
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,12 +30,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
+from rnnstream.connectors.blocks import Suspect, first
+from rnnstream.connectors.jsonblock import read_json_lines
+
 __all__ = ["PlainRun", "RunColumns", "plain_messages", "json_columns", "MAX_SPLITS"]
 
 MAX_SPLITS = 12  # failed parses per poll before the rest goes message by message
 SMALLEST_SPLIT = 16  # runs shorter than this go message by message
-_READ = pj.ReadOptions(use_threads=False, block_size=1 << 24)
-_ROW = re.compile(r"in row (\d+)")
 
 
 @dataclass
@@ -58,11 +58,6 @@ class RunColumns:
     keys: pa.Array
     ts: np.ndarray
     values: np.ndarray
-
-
-class _Suspect(Exception):
-    def __init__(self, row: int) -> None:
-        self.row = row
 
 
 def plain_messages(keys: list, values: list, headers: list, max_record_bytes: int) -> list[PlainRun]:
@@ -164,7 +159,7 @@ def _split(run, sub, keys, parse, key_field, ts_field, value_fields, width, budg
         return
     try:
         cols = _parse(run, sub, keys, parse, key_field, ts_field, value_fields, width)
-    except _Suspect as s:
+    except Suspect as s:
         budget[0] -= 1
         parts = [sub[: s.row], sub[s.row : s.row + 1], sub[s.row + 1 :]]
         slow_row = parts.pop(1)
@@ -183,10 +178,6 @@ def _split(run, sub, keys, parse, key_field, ts_field, value_fields, width, budg
     taken.append(cols)
 
 
-def _first(mask: pa.Array) -> int:
-    return int(np.flatnonzero(mask.to_numpy(zero_copy_only=False))[0])
-
-
 def _parse(run, sub, keys, parse, key_field, ts_field, value_fields, width) -> RunColumns | None:
     n = sub.size
     data = b"\n".join([run.values[i] for i in sub.tolist()])
@@ -194,29 +185,23 @@ def _parse(run, sub, keys, parse, key_field, ts_field, value_fields, width) -> R
         data.decode("utf-8")  # Arrow does not check the fields it skips
     except UnicodeDecodeError as exc:
         starts = np.r_[0, np.cumsum([len(run.values[i]) + 1 for i in sub.tolist()])[:-1]]
-        raise _Suspect(int(np.searchsorted(starts, exc.start, side="right")) - 1) from None
-    try:
-        table = pj.read_json(pa.py_buffer(data), read_options=_READ, parse_options=parse)
-    except pa.ArrowInvalid as exc:
-        row = _ROW.search(str(exc))
-        if row is not None and 0 <= int(row.group(1)) < n:
-            raise _Suspect(int(row.group(1))) from None
-        return None
-    if table.num_rows != n:
+        raise Suspect(int(np.searchsorted(starts, exc.start, side="right")) - 1) from None
+    table = read_json_lines(data, n, parse)
+    if table is None:
         return None
     control = table.column("control")
     if control.null_count < n:
-        raise _Suspect(_first(control.combine_chunks().is_valid()))
+        raise Suspect(first(control.combine_chunks().is_valid()))
     for name in value_fields:  # a message without a value
         col = table.column(name)
         if col.null_count:
-            raise _Suspect(_first(col.combine_chunks().is_null()))
+            raise Suspect(first(col.combine_chunks().is_null()))
     if keys is None:
         col = table.column(key_field).combine_chunks()
         bad = pc.or_(pc.is_null(col), pc.equal(col, ""))
         bad = pc.or_(pc.fill_null(bad, True), pc.fill_null(pc.match_substring(col, "\x00"), False))
         if pc.any(bad).as_py():
-            raise _Suspect(_first(bad))
+            raise Suspect(first(bad))
         run_keys = col
     else:
         run_keys = keys.take(pa.array(sub))
