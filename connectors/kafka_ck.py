@@ -20,12 +20,20 @@ __all__ = ["BACKEND", "CkBackend", "CkConsumer", "CkProducer", "CkReader", "CkAd
 
 log = logging.getLogger(__name__)
 
-LOW_LATENCY = {"fetch.wait.max.ms": 10, "socket.nagle.disable": True}
-"""Consumer defaults (``client:`` overrides them): a fetch returns within 10 ms when the broker
-has nothing new (a broker that does not wake a waiting fetch on new data, Tansu among them,
-would otherwise add up to librdkafka's 500 ms to an event that arrives just after), and small
-requests are not held back by Nagle's algorithm. An idle consumer then sends a hundred small
-fetches a second: a few percent of a core on the broker."""
+LOW_LATENCY = {"fetch.wait.max.ms": 10, "socket.nagle.disable": True, "session.timeout.ms": 10000,
+               "heartbeat.interval.ms": 3000}
+"""Consumer defaults (``client:`` overrides them).
+
+A 10 s session (kafka-python's default, and Kafka's before 3.0) rather than librdkafka's 45 s:
+a member that died stalls its partitions for that long, and Tansu takes about half of it to
+form a group (24 s at start-up, measured). Heartbeats come from librdkafka's own thread, so
+a slow batch never ends a session.
+
+A fetch returns within 10 ms when the broker has nothing new: a broker that does not wake a
+waiting fetch on new data (Tansu among them) would otherwise add up to librdkafka's 500 ms
+to an event that arrives just after. An idle consumer then sends a hundred small fetches a
+second, a few percent of a core on the broker. Small requests are not held back by Nagle's
+algorithm."""
 
 _CONSUMER_ONLY = ("group.", "session.", "heartbeat.", "max.poll", "auto.offset", "enable.auto", "fetch.",
                   "partition.assignment", "isolation.level", "auto.commit", "enable.partition.eof")
