@@ -61,8 +61,10 @@ class KpyConsumer:
             if k in client and client[k] != v:
                 raise ConfigError(f"client.{k}: rnnstream commits offsets itself; it must stay {v}")
         check_client(client)
+        # fetch_max_wait_ms 10, not 500: a broker that does not wake a waiting fetch on new data
+        # (Tansu) would otherwise hold an event that arrives just after a fetch for half a second.
         cfg = {"bootstrap_servers": servers, "group_id": group_id, "auto_offset_reset": "earliest",
-               "client_id": "rnnstream", **_only(KafkaConsumer, client), **_FORCED}
+               "client_id": "rnnstream", "fetch_max_wait_ms": 10, **_only(KafkaConsumer, client), **_FORCED}
         self._c = _open(KafkaConsumer, "consumer", servers, cfg)
         owner = self
 
