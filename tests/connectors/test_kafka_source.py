@@ -248,6 +248,21 @@ def test_backpressure_pauses_until_the_commit_is_durable(tmp_path, small_forecas
     assert src.poll(0) is not None
 
 
+def test_a_commit_is_asked_for_at_half_the_bound_without_pausing(tmp_path, small_forecaster):
+    cluster = Cluster()
+    fill(cluster, n_per_key=40)
+    p, src, consumer, sink, _ = member(cluster, small_forecaster, tmp_path, max_in_flight=100)
+    consumer.rebalance([("in", 0), ("in", 1)])
+    got = 0
+    while got < 50:
+        batch = src.poll(0)
+        p._accept(src, batch)
+        got += len(batch)
+    assert 50 <= got < 100 and src.commit_due and not consumer.paused, "paused before the bound"
+    p.commit()  # the write runs beside the pipeline: records keep flowing meanwhile
+    assert not src.commit_due and not consumer.paused and src.poll(0) is not None
+
+
 def test_offsets_that_fell_out_of_retention_are_logged_and_counted(tmp_path, small_forecaster, caplog):
     cluster = Cluster()
     fill(cluster, n_per_key=40, partitions=1)
