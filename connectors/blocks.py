@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from rnnstream.connectors.decode import WHITESPACE, RecordDecoder
 from rnnstream.engine.records import DeadRecord, RecordBatch
 
-__all__ = ["line_bounds", "decode_block", "Suspect", "Columns", "assemble", "run_bytes", "first",
+__all__ = ["line_bounds", "decode_block", "split_runs", "Suspect", "Columns", "assemble", "run_bytes", "first",
            "key_column", "value_columns", "text_column", "NUMBERS"]
 
 SMALLEST_SPLIT = 16  # below this many lines a run goes record by record
@@ -69,41 +69,75 @@ def decode_block(dec: RecordDecoder, block: bytes, positions: np.ndarray | None,
     """Decode the lines of ``block`` with ``parse(run_bytes, n_lines)``, ``slow(raws, positions)``
     for what it cannot take; ``positions[i]`` is line i's position for dead letters."""
     starts, ends = line_bounds(block)
-    # Each odd record costs a failed parse or two; past a handful per block the record-by-record
-    # path is cheaper for the rest.
-    budget = [MAX_FAILURES]
     t0 = time.perf_counter()
-    batch = _decode(dec, block, starts, ends, positions, parse, slow, time.time(), time.monotonic(), budget)
+    now_wall, now = time.time(), time.monotonic()
+
+    def take(idx: np.ndarray) -> Columns | None:
+        s, e = starts[idx], ends[idx]
+        if int((e - s).max()) > dec.max_record_bytes:
+            return None  # the record-by-record path names the oversized line
+        try:
+            return parse(run_bytes(block, s, e), idx.size)
+        except (pa.ArrowException, ValueError):  # ValueError: Arrow meeting bytes that are not UTF-8
+            return None
+
+    parts = []
+    for idx, cols in split_runs(starts.size, take):
+        pos = None if positions is None else positions[idx]
+        if cols is None:
+            raws = [block[a:b] for a, b in zip(starts[idx].tolist(), ends[idx].tolist())]
+            parts.append(slow(raws, None if pos is None else pos.tolist()))
+        else:
+            parts.append(assemble(dec, block, starts[idx], ends[idx], pos, cols, now_wall, now))
+    batch = RecordBatch.concat(parts) if parts else dec.empty()
     batch.decode_s = time.perf_counter() - t0
     return batch
 
 
-def _decode(dec, block, starts, ends, positions, parse, slow, now_wall, now, budget: list[int]) -> RecordBatch:
-    n = starts.size
-    if n == 0:
-        return dec.empty()
-    cut: list[slice] = []
-    cols = None
-    try:
-        if budget[0] > 0 and int((ends - starts).max()) <= dec.max_record_bytes:
-            cols = parse(run_bytes(block, starts, ends), n)
-    except Suspect as s:  # decode around that line: the lines before it parsed, and most after it will
-        cut = [slice(0, s.row), slice(s.row, s.row + 1), slice(s.row + 1, None)]
-    except (pa.ArrowException, ValueError):  # ValueError: Arrow meeting bytes that are not UTF-8
-        cols = None
-    if cols is not None:
-        return assemble(dec, block, starts, ends, positions, cols, now_wall, now)
-    budget[0] -= 1  # only failed parses count: each costs a parse of the run
-    if n < SMALLEST_SPLIT or budget[0] <= 0:
-        raws = [block[a:b] for a, b in zip(starts.tolist(), ends.tolist())]
-        return slow(raws, None if positions is None else positions.tolist())
-    parts = [c for c in cut if len(range(*c.indices(n)))]
-    if len(parts) < 2:
-        parts = [slice(0, n // 2), slice(n // 2, None)]
-    return RecordBatch.concat([
-        _decode(dec, block, starts[p], ends[p], None if positions is None else positions[p], parse, slow,
-                now_wall, now, budget)
-        for p in parts])
+def split_runs(n: int, parse: Callable[[np.ndarray], object | None], budget: int = MAX_FAILURES
+               ) -> list[tuple[np.ndarray, object | None]]:
+    """Records ``0..n-1`` cut into runs, in order, each with what ``parse(indices)`` made of it,
+    or None for a run left to the record-by-record path.
+
+    ``parse`` returns None for a run it cannot take, or raises :class:`Suspect` naming the
+    first record it suspects (relative to the run). Every failed parse uses up one of
+    ``budget``: each odd record costs a parse or two, and past a handful the record-by-record
+    path is cheaper for the rest. A named record goes record by record and the lines around it
+    are parsed again; an unnamed failure halves the run; after a failure, a run of fewer than
+    SMALLEST_SPLIT records goes record by record.
+
+    >>> runs = split_runs(40, lambda idx: None if 7 in idx else idx.size)  # record 7 is odd
+    >>> [(int(idx[0]), int(idx[-1]), got) for idx, got in runs]
+    [(0, 9, None), (10, 19, 10), (20, 39, 20)]
+    """
+    out: list[tuple[np.ndarray, object | None]] = []
+    left = [budget]
+
+    def go(idx: np.ndarray) -> None:
+        if not idx.size:
+            return
+        suspect = None
+        if left[0] > 0:
+            try:
+                cols = parse(idx)
+            except Suspect as s:
+                suspect, cols = s.row, None
+            if cols is not None:
+                out.append((idx, cols))
+                return
+            left[0] -= 1  # only failed parses count: each costs a parse of the run
+        if idx.size < SMALLEST_SPLIT or left[0] <= 0:
+            out.append((idx, None))
+        elif suspect is not None:  # the records before it parsed, and most after it will
+            go(idx[:suspect])
+            out.append((idx[suspect : suspect + 1], None))
+            go(idx[suspect + 1 :])
+        else:
+            go(idx[: idx.size // 2])
+            go(idx[idx.size // 2 :])
+
+    go(np.arange(n))
+    return out
 
 
 def run_bytes(block: bytes, starts: np.ndarray, ends: np.ndarray) -> bytes:

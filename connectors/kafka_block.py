@@ -5,9 +5,10 @@ by one Arrow parse into the ts and value columns; the message keys become the ke
 one cast. Only the fields the decoder needs are read (an explicit schema: numbers, a list
 of numbers, the control field), so other fields cost nothing and any type the per-message
 path would treat differently (a numeric string, an ISO timestamp, a boolean) fails the parse.
-A run Arrow cannot take is split around the row it names, a few times at most; what is left
-goes message by message through :class:`~rnnstream.connectors.kafka_wire.WireDecoder`, which
-names each bad message's reason. So a poll gives the same rows, in the same order, and the
+A run Arrow cannot take is split around the row it names, a few times at most, as for files
+(:func:`~rnnstream.connectors.blocks.split_runs`); what is left goes message by message
+through :class:`~rnnstream.connectors.kafka_wire.WireDecoder`, which names each bad
+message's reason. So a poll gives the same rows, in the same order, and the
 same dead letters as message by message.
 
 >>> msgs = [b'{"ts": %d, "value": %d, "other": {"x": [1]}}' % (i, i) for i in range(40)]
@@ -30,13 +31,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from rnnstream.connectors.blocks import Suspect, first
+from rnnstream.connectors.blocks import Suspect, first, split_runs
 from rnnstream.connectors.jsonblock import read_json_lines
 
-__all__ = ["PlainRun", "RunColumns", "plain_messages", "json_columns", "MAX_SPLITS"]
-
-MAX_SPLITS = 12  # failed parses per poll before the rest goes message by message
-SMALLEST_SPLIT = 16  # runs shorter than this go message by message
+__all__ = ["PlainRun", "RunColumns", "plain_messages", "json_columns"]
 
 
 @dataclass
@@ -118,24 +116,24 @@ def _schema(key_field: str | None, ts_field: str, value_fields: list[str], width
     return pa.schema(fields)
 
 
-def json_columns(run: PlainRun, *, key_field: str, ts_field: str, value_fields: list[str], width: int,
-                 budget: list[int] | None = None) -> tuple[list[RunColumns], np.ndarray]:
+def json_columns(run: PlainRun, *, key_field: str, ts_field: str, value_fields: list[str], width: int
+                 ) -> tuple[list[RunColumns], np.ndarray]:
     """Read ``run`` with Arrow: (columns of the parts it took, poll indices left for the
-    message-by-message path), both in poll order."""
+    message-by-message path), both in poll order. Runs are cut by :func:`~rnnstream.connectors.blocks.split_runs`."""
     keyed = bool(run.keys) and run.keys[0] is not None and run.keys[0] != b""
+    keys = _message_keys(run.keys) if keyed else None
+    if keyed and keys is None:
+        return [], run.rows
     parse = _options(None if keyed else key_field, ts_field, tuple(value_fields), width)
-    budget = [MAX_SPLITS] if budget is None else budget
-    keys = None
-    if keyed:
-        keys = _message_keys(run.keys)
-        if keys is None:
-            return [], run.rows
     taken: list[RunColumns] = []
     slow: list[np.ndarray] = []
-    _split(run, np.arange(len(run.values)), keys, parse, key_field, ts_field, value_fields, width, budget, taken,
-           slow)
-    left = np.concatenate(slow) if slow else np.empty(0, np.int64)
-    return taken, np.sort(left)
+    for sub, cols in split_runs(len(run.values), lambda sub: _parse(run, sub, keys, parse, key_field, ts_field,
+                                                                     value_fields, width)):
+        if cols is None:
+            slow.append(run.rows[sub])
+        else:
+            taken.append(cols)
+    return taken, np.concatenate(slow) if slow else np.empty(0, np.int64)
 
 
 def _message_keys(raw: list[bytes]) -> pa.Array | None:
@@ -148,34 +146,6 @@ def _message_keys(raw: list[bytes]) -> pa.Array | None:
     if pc.any(pc.match_substring(keys, "\x00")).as_py():
         return None
     return keys
-
-
-def _split(run, sub, keys, parse, key_field, ts_field, value_fields, width, budget, taken, slow) -> None:
-    n = sub.size
-    if n == 0:
-        return
-    if budget[0] <= 0:
-        slow.append(run.rows[sub])
-        return
-    try:
-        cols = _parse(run, sub, keys, parse, key_field, ts_field, value_fields, width)
-    except Suspect as s:
-        budget[0] -= 1
-        parts = [sub[: s.row], sub[s.row : s.row + 1], sub[s.row + 1 :]]
-        slow_row = parts.pop(1)
-        _split(run, parts[0], keys, parse, key_field, ts_field, value_fields, width, budget, taken, slow)
-        slow.append(run.rows[slow_row])
-        _split(run, parts[1], keys, parse, key_field, ts_field, value_fields, width, budget, taken, slow)
-        return
-    if cols is None:  # not readable as a whole and no row named: halve it
-        budget[0] -= 1
-        if n < SMALLEST_SPLIT:
-            slow.append(run.rows[sub])
-            return
-        for part in (sub[: n // 2], sub[n // 2 :]):
-            _split(run, part, keys, parse, key_field, ts_field, value_fields, width, budget, taken, slow)
-        return
-    taken.append(cols)
 
 
 def _parse(run, sub, keys, parse, key_field, ts_field, value_fields, width) -> RunColumns | None:

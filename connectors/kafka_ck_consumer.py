@@ -16,7 +16,7 @@ from rnnstream.connectors.kafka_client import TP, RebalanceHandler
 from rnnstream.connectors.kafka_wire import WireMessages
 from rnnstream.errors import ConfigError, ConnectorError
 
-__all__ = ["CkConsumer", "LOW_LATENCY"]
+__all__ = ["CkConsumer", "LOW_LATENCY", "take_ready"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,22 @@ waiting fetch on new data (Tansu among them) would otherwise add up to librdkafk
 to an event that arrives just after. An idle consumer then sends a hundred small fetches a
 second, a few percent of a core on the broker. Small requests are not held back by Nagle's
 algorithm."""
+
+def take_ready(consumer, max_records: int, timeout_s: float) -> list:
+    """Up to ``max_records`` messages from a confluent ``Consumer``: what is there now, or else
+    the first to arrive within ``timeout_s`` and what came with it.
+
+    ``consume(n, timeout)`` waits until it has all ``n``: at a modest rate that would hold the
+    first message back for the whole timeout.
+    """
+    batch = consumer.consume(num_messages=max_records, timeout=0)
+    if batch or timeout_s <= 0:
+        return batch
+    first = consumer.poll(timeout_s)
+    if first is None:
+        return []
+    return [first, *consumer.consume(num_messages=max_records - 1, timeout=0)] if max_records > 1 else [first]
+
 
 class _Stamps(Sequence):
     """Message timestamps (ms), read only if the decoder asks: a record with its own ts never needs one."""
@@ -119,14 +135,7 @@ class CkConsumer:
     def poll(self, timeout_s: float, max_records: int) -> WireMessages:
         ck = ck_module()
         try:
-            # consume() with a timeout waits for all max_records: at a modest rate that holds the
-            # first message back for the whole timeout. Wait for one, then take what is there.
-            batch = self._c.consume(num_messages=max_records, timeout=0)
-            if not batch and timeout_s > 0:
-                first = self._c.poll(timeout_s)
-                if first is not None:
-                    more = self._c.consume(num_messages=max_records - 1, timeout=0) if max_records > 1 else []
-                    batch = [first, *more]
+            batch = take_ready(self._c, max_records, timeout_s)
         except ck.KafkaException as exc:
             raise ConnectorError(f"kafka consume: {exc}") from None
         # Taken before the seek: this batch may hold records a just-assigned partition fetched

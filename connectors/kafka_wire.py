@@ -50,7 +50,7 @@ import pyarrow as pa
 
 from rnnstream.connectors.decode import CONTROLS, RecordRejected, check_text, parse_ts, record_values
 from rnnstream.engine.keys import KeyTable
-from rnnstream.connectors.kafka_block import MAX_SPLITS, RunColumns, json_columns, plain_messages
+from rnnstream.connectors.kafka_block import RunColumns, json_columns, plain_messages
 from rnnstream.engine.records import DATA, DeadRecord, RecordBatch
 
 __all__ = [
@@ -279,10 +279,9 @@ class WireDecoder:
             return [], np.arange(n)
         slow = np.ones(n, bool)
         taken: list[RunColumns] = []
-        budget = [MAX_SPLITS]
         for run in runs:
             cols, left = json_columns(run, key_field=self.key_field, ts_field=self.ts_field,
-                                      value_fields=self.value_fields, width=self.width, budget=budget)
+                                      value_fields=self.value_fields, width=self.width)
             slow[run.rows] = False
             slow[left] = True
             taken += cols

@@ -18,5 +18,5 @@ from rnnstream.asr.wav import audio_duration, load_mono_16k, read_audio, read_wa
 from rnnstream.asr.wordlm import WordLM
 
 __all__ = ["BeamSearchDecoder", "DEFAULT_VOCAB", "GreedyDecoder", "Vocab", "EndpointConfig", "Endpointer",
-           "Lexicon", "NgramLM", "MixedLM", "WordLM", "NbestRescorer", "normalize_text", "audio_duration", "load_mono_16k", "read_audio",
-           "read_wav", "write_wav"]
+           "Lexicon", "NgramLM", "MixedLM", "WordLM", "NbestRescorer", "normalize_text", "audio_duration",
+           "load_mono_16k", "read_audio", "read_wav", "write_wav"]

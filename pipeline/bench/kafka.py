@@ -135,14 +135,10 @@ def _collect(bootstrap: str, topic: str, since: float, until_idle_s: float, out:
         parts = c.list_topics(timeout=30).topics[topic].partitions
         c.assign([TopicPartition(topic, p, OFFSET_END) for p in parts])
 
-        def poll():
-            # consume(n, timeout) waits for all n messages: wait for one, then take what is there,
-            # so the collector's own batching does not count as latency.
-            got = c.consume(20000, 0)
-            if not got:
-                first = c.poll(0.05)
-                got = [first, *c.consume(19999, 0)] if first is not None else []
-            return [m.value() for m in got if m.error() is None]
+        from rnnstream.connectors.kafka_ck_consumer import take_ready
+
+        def poll():  # take_ready: the collector's own batching must not count as latency
+            return [m.value() for m in take_ready(c, 20000, 0.05) if m.error() is None]
     else:
         from kafka import KafkaConsumer, TopicPartition
 
@@ -160,7 +156,6 @@ def _collect(bootstrap: str, topic: str, since: float, until_idle_s: float, out:
         now = time.time()
         if values:
             last = time.monotonic()
-        if values:
             ts = _ts_many(values)
             lat.extend((now - ts[ts >= since]).tolist())
     out.put(lat)

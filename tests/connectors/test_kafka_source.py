@@ -193,6 +193,21 @@ def fill(cluster, n_per_key=30, keys=6, partitions=2):
                 (f"k{k}".encode(), json.dumps({"ts": t, "value": float(t * (k + 1))}).encode()))
 
 
+def hand_out(p, src, *, polls: int = 10, rows: int | None = None) -> int:
+    """Poll and hand batches to the pipeline (no processing) until a poll is empty, ``polls``
+    polls, or ``rows`` rows; the rows handed out."""
+    got = 0
+    for _ in range(polls):
+        if rows is not None and got >= rows:
+            break
+        batch = src.poll(0)
+        if batch is None:
+            break
+        p._accept(src, batch)
+        got += len(batch)
+    return got
+
+
 def drain(p, src, rounds=50):
     for _ in range(rounds):
         batch = src.poll(0)
@@ -233,13 +248,7 @@ def test_backpressure_pauses_until_the_commit_is_durable(tmp_path, small_forecas
     fill(cluster, n_per_key=40)
     p, src, consumer, sink, _ = member(cluster, small_forecaster, tmp_path, max_in_flight=50)
     consumer.rebalance([("in", 0), ("in", 1)])
-    got = 0
-    for _ in range(10):
-        batch = src.poll(0)
-        if batch is None:
-            break
-        p._accept(src, batch)
-        got += len(batch)
+    got = hand_out(p, src)
     assert 50 <= got < 80 and src.commit_due and consumer.paused == {("in", 0), ("in", 1)}
     p.commit()
     assert not src.commit_due
@@ -253,11 +262,7 @@ def test_a_commit_is_asked_for_at_half_the_bound_without_pausing(tmp_path, small
     fill(cluster, n_per_key=40)
     p, src, consumer, sink, _ = member(cluster, small_forecaster, tmp_path, max_in_flight=100)
     consumer.rebalance([("in", 0), ("in", 1)])
-    got = 0
-    while got < 50:
-        batch = src.poll(0)
-        p._accept(src, batch)
-        got += len(batch)
+    got = hand_out(p, src, rows=50)
     assert 50 <= got < 100 and src.commit_due and not consumer.paused, "paused before the bound"
     p.commit()  # the write runs beside the pipeline: records keep flowing meanwhile
     assert not src.commit_due and not consumer.paused and src.poll(0) is not None
